@@ -1,0 +1,62 @@
+"""Sessions for linting, unit tests, container smoke tests and benchmarks.
+
+Run `nox` for the default list (lint, tests, smoke), `nox -s NAME -- ARGS` to pass
+arguments through to the underlying tool.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests", "smoke"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+LOCATIONS = ["src", "tests", "noxfile.py", "tasks.py"]
+
+
+def install_group(session: nox.Session, *groups: str) -> None:
+    """Install the named PEP 735 dependency groups from pyproject.toml."""
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint Python with ruff and mypy, and the Dockerfiles with hadolint."""
+    install_group(session, "lint", "test")
+    session.install("-e", ".[dev,legacy]")
+    args = session.posargs or LOCATIONS
+    session.run("ruff", "check", *args)
+    session.run("ruff", "format", "--check", *args)
+    session.run("mypy")
+    session.run("hadolint", "--config", "containers/hadolint.yaml", *dockerfiles(), external=False)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the unit tests with coverage (real SDKs against the fake over a socket)."""
+    install_group(session, "test")
+    session.install("-e", ".[dev,legacy]")
+    session.run(
+        "coverage", "run", "-m", "pytest", "tests", "--ignore=tests/smoke", *session.posargs
+    )
+    session.run("coverage", "report")
+
+
+@nox.session(python=PYTHON)
+def smoke(session: nox.Session) -> None:
+    """Build the images and test the real containers, stack and registry on a real engine."""
+    install_group(session, "test")
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", *session.posargs)
+
+
+def dockerfiles() -> list[str]:
+    """Every Dockerfile under containers/, so a new one is linted without editing this file."""
+    from pathlib import Path
+
+    return sorted(str(p) for p in Path("containers").glob("*Dockerfile*"))
