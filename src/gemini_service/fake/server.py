@@ -1,0 +1,339 @@
+"""The fake Gemini's HTTP layer: routes, the key check, fault selection and delivery.
+
+Everything is asynchronous (latency and hangs are ``asyncio.sleep``/disconnect waits), so one
+process serves hundreds of concurrent connections, as a benchmark upstream must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import re
+import socket
+import struct
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gemini_service.fake import wire
+from gemini_service.fake.config import FakeConfig
+from gemini_service.fake.faults import (
+    API_KEY_INVALID,
+    API_KEY_MISSING,
+    CATALOGUE,
+    DEADLINE_EXCEEDED,
+    DIRECTIVE_PATTERN,
+    FAULT_HEADER,
+    Behaviour,
+    ErrorReply,
+    Fault,
+    unknown_fault,
+)
+
+API_VERSIONS = ("v1", "v1beta")
+MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
+"""What ListModels reports; generation accepts any model name, like a permissive upstream."""
+SLOW_DEFAULT_SECONDS = 2.0
+TRANSPORT_KEY = "fake_gemini.transport"
+"""Scope key under which the server's transport travels, so ``drop`` can cut the connection."""
+_REMEMBERED_ATTEMPTS = 10_000
+_DISCONNECT_GRACE_SECONDS = 5.0
+
+
+def create_app(config: FakeConfig | None = None) -> ASGIApp:
+    """Build the fake; without ``config`` it is read from the ``FAKE_GEMINI_*`` variables."""
+    fake = FakeGemini(config if config is not None else FakeConfig.from_env())
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/{version}/models", fake.list_models, methods=["GET"]),
+        Route("/{version}/models/{target}", fake.get_model, methods=["GET"]),
+        Route("/{version}/models/{target}", fake.call_model, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    return _ExposeTransport(app)
+
+
+async def health(request: Request) -> Response:
+    """Liveness for Docker and compose: never depends on configuration or faults."""
+    return JSONResponse({"status": "ok"})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in Google's envelope rather than Starlette's plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    names = {404: "NOT_FOUND", 405: "NOT_FOUND"}
+    return error_response(ErrorReply(status, names.get(status, "INTERNAL"), "Method not found."))
+
+
+def error_response(reply: ErrorReply, model: str = "", version: str = "") -> Response:
+    return JSONResponse(reply.body(model, version), reply.http_status, headers=dict(reply.headers))
+
+
+class _ExposeTransport:
+    """Pass uvicorn's transport to the app, the only way an ASGI app can drop a connection.
+
+    ASGI has no "close without answering"; uvicorn's ``send`` is a method of an object that holds
+    the transport. Under another server the key is absent and ``drop`` degrades to an error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            owner = getattr(send, "__self__", None)
+            scope[TRANSPORT_KEY] = getattr(owner, "transport", None)
+        await self.app(scope, receive, send)
+
+
+class _AttemptLog:
+    """Remembers which requests were already seen, so ``unavailable_once`` fails only the first.
+
+    Bounded, oldest first out: a long benchmark must not grow the fake's memory.
+    """
+
+    def __init__(self, capacity: int = _REMEMBERED_ATTEMPTS) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def first_attempt(self, key: str) -> bool:
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+class FakeGemini:
+    """The request handlers, sharing the config, the attempt log and the random draw."""
+
+    def __init__(self, config: FakeConfig) -> None:
+        self.config = config
+        self._attempts = _AttemptLog()
+        self._random = random.Random(config.seed)  # noqa: S311 - chooses faults, not secrets
+
+    async def list_models(self, request: Request) -> Response:
+        if (refusal := self._refuse_key(request)) is not None:
+            return error_response(refusal)
+        self._check_version(request)
+        return JSONResponse({"models": [_model_info(name) for name in MODELS]})
+
+    async def get_model(self, request: Request) -> Response:
+        if (refusal := self._refuse_key(request)) is not None:
+            return error_response(refusal)
+        self._check_version(request)
+        return JSONResponse(_model_info(request.path_params["target"]))
+
+    async def call_model(self, request: Request) -> Response:
+        """``models/{model}:generateContent`` and ``:streamGenerateContent``."""
+        version = self._check_version(request)
+        model, _, method = request.path_params["target"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            raise HTTPException(404)
+        if (refusal := self._refuse_key(request)) is not None:
+            return error_response(refusal, model, version)
+        body = await request.body()
+        try:
+            parsed = wire.parse_request(body)
+            fault = self._choose_fault(request, parsed)
+        except wire.WireError as error:
+            return error_response(error.reply, model, version)
+        call = _Call(request, version, model, method == "streamGenerateContent", parsed, body)
+        await self._delay(fault)
+        return await self._answer(call, fault)
+
+    def _check_version(self, request: Request) -> str:
+        version: str = request.path_params["version"]
+        if version not in API_VERSIONS:
+            raise HTTPException(404)
+        return version
+
+    def _refuse_key(self, request: Request) -> ErrorReply | None:
+        """Google checks the key before reading the request: missing is 403, wrong is 400."""
+        key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        if not key:
+            return API_KEY_MISSING
+        expected = self.config.api_key
+        if expected is not None and not hmac.compare_digest(key.encode(), expected.encode()):
+            return API_KEY_INVALID
+        return None
+
+    def _choose_fault(self, request: Request, parsed: wire.GenerateRequest) -> Fault | None:
+        """Prompt directive, then header, then FAKE_GEMINI_FAULT, then the random share."""
+        match = next(
+            (m for text in parsed.texts if (m := re.search(DIRECTIVE_PATTERN, text))), None
+        )
+        name = match.group(1) if match else request.headers.get(FAULT_HEADER) or self.config.fault
+        if name is None and self._random.random() < self.config.fault_rate:
+            name = self._random.choice(self.config.faults)
+        if name is None:
+            return None
+        if name not in CATALOGUE:
+            raise wire.WireError(unknown_fault(name))
+        return CATALOGUE[name]
+
+    async def _delay(self, fault: Fault | None) -> None:
+        """Configured latency for every answer; ``slow`` waits that long, or 2 s when unset."""
+        seconds = self.config.latency_ms / 1000
+        if fault is not None and fault.behaviour is Behaviour.SLOW:
+            seconds = seconds or SLOW_DEFAULT_SECONDS
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    async def _answer(self, call: _Call, fault: Fault | None) -> Response:
+        behaviour = fault.behaviour if fault is not None else None
+        if fault is not None and fault.reply is not None:
+            if behaviour is Behaviour.ERROR or (
+                behaviour is Behaviour.ERROR_ONCE and self._attempts.first_attempt(call.key)
+            ):
+                return call.error(fault.reply)
+            if behaviour is Behaviour.STREAM_ERROR and not call.stream:
+                return call.error(fault.reply)
+        if behaviour is Behaviour.MALFORMED:
+            return Response("<html><body>upstream hiccup</body></html>", media_type="text/html")
+        if behaviour is Behaviour.HANG:
+            return await self._hang(call)
+        if behaviour in (Behaviour.DROP, Behaviour.RESET):
+            return await _cut_connection(call.request, abort=behaviour is Behaviour.RESET)
+        return call.success(fault)
+
+    async def _hang(self, call: _Call) -> Response:
+        """Hold the request until the client gives up, or answer 504 at the cap."""
+        try:
+            async with asyncio.timeout(self.config.hang_cap_seconds):
+                await _until_disconnected(call.request)
+        except TimeoutError:
+            return call.error(DEADLINE_EXCEEDED)
+        return Response(status_code=499)  # nobody is left to read it
+
+
+class _Call:
+    """One generate call: what was asked and how to put answers for it on the wire."""
+
+    def __init__(
+        self,
+        request: Request,
+        version: str,
+        model: str,
+        stream: bool,
+        parsed: wire.GenerateRequest,
+        body: bytes,
+    ) -> None:
+        self.request = request
+        self.version = version
+        self.model = model
+        self.stream = stream
+        self.parsed = parsed
+        self.sse = request.query_params.get("alt") == "sse"
+        self.response_id = wire.response_id(body)
+        self.key = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
+
+    def error(self, reply: ErrorReply) -> Response:
+        return error_response(reply, self.model, self.version)
+
+    def success(self, fault: Fault | None) -> Response:
+        behaviour = fault.behaviour if fault is not None else None
+        if behaviour is Behaviour.SAFETY:
+            payloads = [wire.safety_blocked(self.parsed, self.model)]
+        elif behaviour is Behaviour.PROMPT_BLOCKED:
+            payloads = [wire.prompt_blocked(self.parsed, self.model)]
+        else:
+            echoed = wire.strip_directives(self.parsed.prompt, DIRECTIVE_PATTERN)
+            reply = wire.echo_reply(self.parsed, echoed)
+            if not self.stream:
+                payloads = [
+                    wire.text_response(
+                        self.parsed,
+                        reply.text,
+                        reply.finish_reason,
+                        reply.output_tokens,
+                        self.model,
+                    )
+                ]
+            else:
+                payloads = list(wire.reply_chunks(self.parsed, reply, self.model))
+        for payload in payloads:
+            payload["responseId"] = self.response_id
+        if not self.stream:
+            return JSONResponse(payloads[0])
+        if behaviour is Behaviour.STREAM_ERROR and fault is not None and fault.reply is not None:
+            error = fault.reply.body(self.model, self.version)
+            return self._stream([*payloads[:1], error])
+        return self._stream(payloads)
+
+    def _stream(self, payloads: list[dict[str, Any]]) -> Response:
+        """SSE events with ``?alt=sse``, otherwise one JSON array sent piece by piece."""
+        if self.sse:
+            return StreamingResponse(_sse(payloads), media_type="text/event-stream")
+        return StreamingResponse(_json_array(payloads), media_type="application/json")
+
+
+async def _sse(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for payload in payloads:
+        yield b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+        await asyncio.sleep(0)  # let each chunk reach the socket on its own
+
+
+async def _json_array(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+    separator = b"["
+    for payload in payloads:
+        yield separator + json.dumps(payload, indent=2).encode()
+        separator = b"\n,\r\n"
+        await asyncio.sleep(0)
+    yield b"]" if separator != b"[" else b"[]"
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Wait for the ASGI disconnect event: the server sends it when the client goes away."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _cut_connection(request: Request, *, abort: bool) -> Response:
+    """Close (FIN) or abort (RST) the socket before any response byte.
+
+    The returned response is never delivered: uvicorn drops sends after the disconnect.
+    """
+    transport = request.scope.get(TRANSPORT_KEY)
+    if transport is None:
+        raise ConnectionAbortedError("dropping a connection needs the fake to run under uvicorn")
+    if abort:
+        # A zero linger time makes close() send RST instead of FIN: "connection reset by peer".
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    try:
+        async with asyncio.timeout(_DISCONNECT_GRACE_SECONDS):
+            await _until_disconnected(request)
+    except TimeoutError:
+        pass
+    return Response(status_code=499)
+
+
+def _model_info(name: str) -> dict[str, Any]:
+    """A Model resource with the fields clients read when listing models."""
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": f"{name} (fake)",
+        "description": "A deterministic echo model served by the fake Gemini.",
+        "inputTokenLimit": 1_048_576,
+        "outputTokenLimit": 65_536,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        "temperature": 1.0,
+        "maxTemperature": 2.0,
+    }
