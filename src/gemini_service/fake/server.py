@@ -235,7 +235,7 @@ class _Call:
         self.model = model
         self.stream = stream
         self.parsed = parsed
-        self.sse = request.query_params.get("alt") == "sse"
+        self.sse = _wants_sse(request)
         self.response_id = wire.response_id(body)
         self.key = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
 
@@ -277,6 +277,12 @@ class _Call:
         if self.sse:
             return StreamingResponse(_sse(payloads), media_type="text/event-stream")
         return StreamingResponse(_json_array(payloads), media_type="application/json")
+
+
+def _wants_sse(request: Request) -> bool:
+    """``alt=sse`` (google-genai) or ``$alt=sse``; the older SDK sends ``$alt=json;...``."""
+    alt = request.query_params.get("alt") or request.query_params.get("$alt") or ""
+    return alt.split(";")[0] == "sse"
 
 
 async def _sse(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -84,7 +84,8 @@ def parse_request(body: bytes) -> GenerateRequest:
     turns = [_turn_texts(turn) for turn in contents]
     instruction = _field(document, "systemInstruction")
     system = _turn_texts(instruction) if instruction is not None else []
-    config = _field(document, "generationConfig") or {}
+    config = _field(document, "generationConfig")
+    config = {} if config is None else config
     if not isinstance(config, dict):
         raise WireError(invalid_argument("* GenerateContentRequest.generation_config: invalid"))
     return GenerateRequest(
