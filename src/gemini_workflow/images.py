@@ -1,0 +1,485 @@
+"""Building the images and deciding whether they are fit to ship.
+
+`build_images()` is what `invoke build` (and the smoke tests, and the stack and release
+tasks) call. It builds each target under a temporary tag, inspects it (size, layers,
+history, labels, env, user, healthcheck), and only when every check passes moves the real
+tags (`<version>`, `sha-<7>[-dirty]`) onto it. A failed build or check leaves no new tag.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from gemini_workflow import docker_engine, lockfile
+from gemini_workflow.errors import WorkflowError
+
+DOCKERFILE = Path("containers/Dockerfile")
+TARGETS = ("app", "fake")
+# Build arguments that select the offline path: the same Dockerfile, other inputs.
+OFFLINE_INDEX_OPTIONS = "--no-index --find-links /wheels"
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits kept in invoke config (`image.budgets`); exceeding one fails the build."""
+
+    max_size_mb: float
+    max_added_mb: float
+    max_layers: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Budgets:
+        return cls(
+            max_size_mb=float(config["max_size_mb"]),
+            max_added_mb=float(config["max_added_mb"]),
+            max_layers=int(config["max_layers"]),
+        )
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the image is built from: project metadata and the git state."""
+
+    version: str
+    revision: str
+    dirty: bool
+    created: str
+    source_url: str
+    licenses: str
+
+    @property
+    def short_sha(self) -> str:
+        return self.revision[:7]
+
+
+def read_source_info(root: Path) -> SourceInfo:
+    """Version and labels from pyproject.toml, revision and time from git.
+
+    The creation time is the commit time, not "now", so rebuilding the same commit gives
+    the same labels (and the same image ID when the layers are cached).
+    """
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+
+    def git(*args: str) -> str:
+        try:
+            result = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise WorkflowError(
+                f"cannot read the git state of {root} ({exc}): build from a git clone"
+            ) from exc
+        return result.stdout.strip()
+
+    revision = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    committed = datetime.fromisoformat(git("log", "-1", "--format=%cI"))
+    license_field = project.get("license", "")
+    licenses = license_field if isinstance(license_field, str) else license_field.get("text", "")
+    return SourceInfo(
+        version=project["version"],
+        revision=revision,
+        dirty=dirty,
+        created=committed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source_url=project.get("urls", {}).get("Source", ""),
+        licenses=licenses,
+    )
+
+
+def image_tags(info: SourceInfo) -> tuple[str, str]:
+    """`<version>` for people, `sha-<7>` for machines; `-dirty` when the tree has changes.
+
+    A dirty marker keeps an image built from uncommitted work from posing as the commit.
+    """
+    suffix = "-dirty" if info.dirty else ""
+    return info.version, f"sha-{info.short_sha}{suffix}"
+
+
+def fake_image_name(name: str) -> str:
+    return f"{name}-fake"
+
+
+def image_name_for(name: str, target: str) -> str:
+    return fake_image_name(name) if target == "fake" else name
+
+
+def validate_python_version(version: str) -> str:
+    """Major.minor only: it names the venv's site-packages directory in the Dockerfile."""
+    if not re.fullmatch(r"3\.\d{1,2}", version):
+        raise WorkflowError(f"--python-version must look like 3.11 (major.minor), not {version!r}")
+    return version
+
+
+def targets_for(choice: str) -> tuple[str, ...]:
+    if choice == "all":
+        return TARGETS
+    if choice in TARGETS:
+        return (choice,)
+    raise WorkflowError(f"--target must be one of app, fake, all, not {choice!r}")
+
+
+def build_args(
+    info: SourceInfo, *, python_base: str, python_version: str, offline: bool
+) -> dict[str, str]:
+    """The Dockerfile's build arguments. Offline differs only in where inputs come from."""
+    args = {
+        "PYTHON_BASE": python_base,
+        "PYTHON_VERSION": python_version,
+        "VERSION": info.version,
+        "REVISION": info.revision,
+        "CREATED": info.created,
+        "SOURCE": info.source_url,
+        "LICENSES": info.licenses,
+    }
+    if offline:
+        args["WHEELHOUSE"] = "local"
+        args["INDEX_OPTIONS"] = OFFLINE_INDEX_OPTIONS
+    return args
+
+
+# --- secret checks -----------------------------------------------------------------------
+
+# Names that announce a secret. `_FILE` names point at a mounted secret and are fine.
+SECRET_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSW(OR)?D|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.IGNORECASE
+)
+# Shapes of real credentials, plus NAME=value pairs whose name announces a secret.
+SECRET_VALUES = {
+    "Google API key": re.compile(r"AIza[0-9A-Za-z_\-]{35}"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "AWS access key": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
+    "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    "secret-named assignment": re.compile(
+        r"\b[A-Za-z0-9_]*(?:SECRET|TOKEN|PASSW(?:OR)?D|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)"
+        r"[A-Za-z0-9_]*=[\"']?[^\s\"'$]{4,}",
+        re.IGNORECASE,
+    ),
+}
+# A shorter GEMINI_API_KEY (a placeholder like "x") would match innocent text everywhere.
+MIN_KNOWN_SECRET_LENGTH = 8
+
+
+def secret_like_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name)) and not name.upper().endswith("_FILE")
+
+
+def dockerfile_secret_names(text: str) -> list[str]:
+    """ARG/ENV names in a Dockerfile that look like secrets (their values would persist)."""
+    found: list[str] = []
+    logical = re.sub(r"\\\n", " ", text)
+    for line in logical.splitlines():
+        match = re.match(r"\s*(ARG|ENV)\s+(.*)", line, re.IGNORECASE)
+        if not match:
+            continue
+        keyword, rest = match.group(1).upper(), match.group(2)
+        if keyword == "ENV" and "=" not in rest.split()[0]:
+            names = [rest.split()[0]]  # legacy `ENV NAME value` form
+        else:
+            names = [item.split("=", 1)[0] for item in rest.split() if item and item[0] != "#"]
+            names = [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+        found += [f"{keyword} {n}" for n in names if secret_like_name(n)]
+    return found
+
+
+def known_secret_values(env: Mapping[str, str]) -> list[str]:
+    """Values that must never appear in an image: the caller's real key, if it has one."""
+    value = env.get("GEMINI_API_KEY", "")
+    return [value] if len(value) >= MIN_KNOWN_SECRET_LENGTH else []
+
+
+def find_secrets(
+    inspect: Mapping[str, Any], history: Sequence[Mapping[str, Any]], known: Sequence[str] = ()
+) -> list[str]:
+    """Where history, labels or env look like they hold a secret (the secret is not echoed)."""
+    config = inspect.get("Config") or {}
+    places: list[tuple[str, str]] = []
+    places += [
+        (f"history step `{short(h.get('CreatedBy', ''))}`", h.get("CreatedBy") or "")
+        for h in history
+    ]
+    places += [(f"label {k}", f"{k}={v}") for k, v in (config.get("Labels") or {}).items()]
+    places += [(f"env {e.split('=', 1)[0]}", e) for e in config.get("Env") or []]
+    findings: list[str] = []
+    for where, text in places:
+        for what, pattern in SECRET_VALUES.items():
+            if pattern.search(text):
+                findings.append(f"{what} in {where}")
+        findings += [f"the value of GEMINI_API_KEY in {where}" for v in known if v in text]
+    return findings
+
+
+def find_in_stream(chunks: Iterable[bytes], needles: Sequence[bytes]) -> set[bytes]:
+    """Which needles occur in a byte stream (e.g. `docker save`), across chunk borders."""
+    found: set[bytes] = set()
+    if not needles:
+        return found
+    overlap = max(len(n) for n in needles) - 1
+    tail = b""
+    for chunk in chunks:
+        window = tail + chunk
+        found.update(n for n in needles if n in window)
+        tail = window[-overlap:] if overlap else b""
+    return found
+
+
+def short(text: str, width: int = 60) -> str:
+    """History lines are long shell commands; a table cell needs the gist."""
+    if not text.strip():
+        return "(base image)"  # imported or squashed base layers carry no command
+    text = re.sub(r"\s+", " ", text.replace("/bin/sh -c #(nop) ", "")).strip()
+    text = re.sub(r"^\|\d+ (\S+=\S* )*", "", text)  # build-arg prefix of RUN steps
+    text = text.replace("/bin/sh -c ", "").removesuffix(" # buildkit")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+@dataclass
+class ImageReport:
+    """The facts `invoke build` prints and the budgets and policies it enforces."""
+
+    target: str
+    image_id: str
+    tags: list[str]
+    size: int
+    base_size: int
+    layers: int
+    biggest: list[tuple[int, str]]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return self.size - self.base_size
+
+
+def examine(
+    target: str,
+    inspect: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    base_inspect: Mapping[str, Any],
+    budgets: Budgets,
+    known: Sequence[str] = (),
+) -> ImageReport:
+    """Measure one built image and list every policy it breaks."""
+    config = inspect.get("Config") or {}
+    sized = sorted(
+        ((int(h.get("Size") or 0), short(h.get("CreatedBy") or "", 40)) for h in history),
+        reverse=True,
+    )
+    report = ImageReport(
+        target=target,
+        image_id=str(inspect.get("Id", "")),
+        tags=[],
+        size=int(inspect.get("Size") or 0),
+        base_size=int(base_inspect.get("Size") or 0),
+        layers=len((inspect.get("RootFS") or {}).get("Layers") or []),
+        biggest=[item for item in sized if item[0] > 0][:3],
+    )
+    problems = report.problems
+    if report.size > budgets.max_size_mb * MB:
+        problems.append(f"size {report.size / MB:.0f} MB > budget {budgets.max_size_mb:g} MB")
+    if report.added > budgets.max_added_mb * MB:
+        problems.append(
+            f"{report.added / MB:.0f} MB over the base > budget {budgets.max_added_mb:g} MB"
+        )
+    if report.layers > budgets.max_layers:
+        problems.append(f"{report.layers} layers > budget {budgets.max_layers}")
+    user = str(config.get("User") or "")
+    if user.split(":")[0] in ("", "0", "root"):
+        problems.append(f"runs as root (USER is {user or 'unset'})")
+    test = (config.get("Healthcheck") or {}).get("Test") or []
+    if not test or test[0] == "NONE":
+        problems.append("no HEALTHCHECK")
+    problems += [f"possible secret: {f}" for f in find_secrets(inspect, history, known)]
+    return report
+
+
+def report_table(reports: Sequence[ImageReport]) -> Table:
+    table = Table(title="Images", title_justify="left")
+    for column in ("image", "size", "over base", "layers", "biggest layers"):
+        table.add_column(column, justify="right" if column in ("size", "layers") else "left")
+    for r in reports:
+        table.add_row(
+            "\n".join(r.tags) or r.target,
+            f"{r.size / MB:.1f} MB",
+            f"{r.added / MB:+.1f} MB",
+            str(r.layers),
+            "\n".join(f"{size / MB:6.1f} MB  {what}" for size, what in r.biggest),
+        )
+    return table
+
+
+# --- the build ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything `build_images` needs; tasks fill it from invoke config and options."""
+
+    root: Path
+    name: str
+    python_base: str
+    python_version: str = "3.11"
+    targets: Sequence[str] = TARGETS
+    offline: bool = False
+    budgets: Budgets = field(default_factory=lambda: Budgets(400, 200, 12))
+    no_cache: bool = False
+    quiet: bool = False
+    # Secrets that must not appear anywhere (the caller's GEMINI_API_KEY, normally).
+    known_secrets: Sequence[str] = ()
+
+
+def preflight(request: BuildRequest) -> None:
+    """Cheap checks that fail before any engine time is spent."""
+    validate_python_version(request.python_version)
+    for target in request.targets:
+        targets_for(target)
+    if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*", request.name):
+        raise WorkflowError(f"--name {request.name!r} is not a valid image repository name")
+    named = dockerfile_secret_names((request.root / DOCKERFILE).read_text())
+    if named:
+        raise WorkflowError(
+            f"{DOCKERFILE} declares secret-looking {', '.join(named)}: ARG and ENV values are"
+            " stored in the image. Pass secrets at run time (env or a mounted file) instead."
+        )
+    lock = request.root / lockfile.LOCK
+    if not lockfile.is_current(lock, request.root / "pyproject.toml"):
+        raise WorkflowError(
+            f"{lockfile.LOCK} is missing or older than pyproject.toml's dependencies:"
+            " run `invoke lock` and commit the result"
+        )
+    if request.offline and not any((request.root / "build/wheelhouse").glob("*.whl")):
+        raise WorkflowError("offline mode but build/wheelhouse is empty: run `invoke bootstrap`")
+
+
+def ensure_base(client: Any, ref: str, offline: bool) -> dict[str, Any]:
+    """The base image's inspect data, pulling it online; a clear error when unavailable."""
+    found = docker_engine.inspect_image(client, ref)
+    if found is not None:
+        return found
+    if offline:
+        raise WorkflowError(f"base image {ref} is missing: run `invoke bootstrap` to build it")
+    try:
+        docker_engine.pull_image(ref)
+    except (WorkflowError, subprocess.TimeoutExpired) as exc:
+        raise WorkflowError(
+            f"base image {ref} is unavailable ({exc}). Without Docker Hub access run"
+            " `invoke bootstrap`: it builds local stand-ins and switches to offline mode."
+        ) from exc
+    pulled = docker_engine.inspect_image(client, ref)
+    assert pulled is not None
+    return pulled
+
+
+def build_images(request: BuildRequest, client: Any | None = None) -> list[ImageReport]:
+    """Build, check and tag each target; raise WorkflowError with nothing new left behind."""
+    preflight(request)
+    client = client or docker_engine.connect()
+    info = read_source_info(request.root)
+    base = ensure_base(client, request.python_base, request.offline)
+    args = build_args(
+        info,
+        python_base=request.python_base,
+        python_version=request.python_version,
+        offline=request.offline,
+    )
+    temporary: list[str] = []
+    reports: list[ImageReport] = []
+    try:
+        for target in request.targets:
+            temp = f"{image_name_for(request.name, target)}:build-{secrets.token_hex(4)}"
+            temporary.append(temp)
+            spec = docker_engine.BuildSpec(
+                context=request.root,
+                dockerfile=request.root / DOCKERFILE,
+                target=target,
+                tags=[temp],
+                build_args=args,
+                no_cache=request.no_cache,
+                network="none" if request.offline else None,
+            )
+            docker_engine.build(spec, quiet=request.quiet)
+            inspect = docker_engine.inspect_image(client, temp)
+            if inspect is None:
+                raise WorkflowError(f"the build reported success but {temp} is missing")
+            history = docker_engine.image_history(client, temp)
+            reports.append(
+                examine(target, inspect, history, base, request.budgets, request.known_secrets)
+            )
+        failing = [r for r in reports if r.problems]
+        if failing:
+            details = "; ".join(f"{r.target}: {', '.join(r.problems)}" for r in failing)
+            raise ImageCheckFailed(details, reports)
+        for report, temp in zip(reports, temporary, strict=True):
+            repository = temp.rpartition(":")[0]
+            report.tags = [f"{repository}:{tag}" for tag in image_tags(info)]
+            for tag in report.tags:
+                docker_engine.tag_image(client, temp, tag)
+    finally:
+        for temp in temporary:
+            docker_engine.remove_image(client, temp)
+    return reports
+
+
+class ImageCheckFailed(WorkflowError):
+    """Built, but not fit to ship; carries the reports so the table can still be shown."""
+
+    def __init__(self, details: str, reports: list[ImageReport]) -> None:
+        super().__init__(
+            f"image checks failed ({details}). Nothing was tagged. Fix the Dockerfile or"
+            " raise the budget in invoke config (image.budgets) if the growth is intended."
+        )
+        self.reports = reports
+
+
+def request_from_config(
+    config: Any,
+    *,
+    root: Path,
+    target: str = "all",
+    python_version: str = "",
+    name: str = "",
+    no_cache: bool = False,
+    quiet: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> BuildRequest:
+    """Map invoke config (`image.*`, `images.python`, `offline`) and task options to a request.
+
+    `config` is invoke's Config or a plain dict of the same shape (tests).
+
+    A Python version other than the pinned one online means the official image for that
+    version by tag (unpinned, so say so); offline the stand-in is what exists, and the
+    Dockerfile's version check explains a mismatch.
+    """
+    image = config["image"]
+    pinned_version = str(image["python_version"])
+    version = validate_python_version(python_version or pinned_version)
+    offline = bool(config.get("offline", False))
+    base = str(config["images"]["python"])
+    if version != pinned_version and not offline and base.startswith("python:"):
+        base = f"python:{version}-slim-bookworm"
+    return BuildRequest(
+        root=root,
+        name=name or str(image["name"]),
+        python_base=base,
+        python_version=version,
+        targets=targets_for(target),
+        offline=offline,
+        budgets=Budgets.from_config(image["budgets"]),
+        no_cache=no_cache,
+        quiet=quiet,
+        known_secrets=known_secret_values(environ or {}),
+    )
