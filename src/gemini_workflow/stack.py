@@ -20,10 +20,14 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from gemini_workflow import docker_engine
 from gemini_workflow.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 COMPOSE_FILE: Final = Path("compose/compose.yaml")
 ENV_DIR: Final = Path("compose/env")
@@ -280,6 +284,14 @@ def missing_images(client: Any, names: Sequence[str]) -> list[str]:
     return [name for name in names if docker_engine.inspect_image(client, name) is None]
 
 
+def build_target(images: Images, missing: Sequence[str]) -> str:
+    """The `invoke build --target` that produces exactly the missing images."""
+    wanted = {"app": images.app in missing, "fake": images.fake in missing}
+    if all(wanted.values()):
+        return "all"
+    return "app" if wanted["app"] else "fake"
+
+
 # ---------------------------------------------------------------------------- diagnosis
 
 
@@ -354,6 +366,24 @@ def _published(attrs: Mapping[str, Any]) -> str:
         for host in hosts or []:
             published.append(f"{host.get('HostIp', '')}:{host.get('HostPort')}->{container_port}")
     return ", ".join(published)
+
+
+def status_table(states: Sequence[ServiceState]) -> Table:
+    """`invoke ps`: one row per service, health first because that is what people check."""
+    from rich.table import Table
+
+    table = Table("service", "status", "restarts", "ports", "container")
+    colours = {"healthy": "green", "starting": "yellow"}
+    for state in states:
+        colour = colours.get(state.status, "green" if state.ok else "red")
+        table.add_row(
+            state.service,
+            f"[{colour}]{state.status}[/{colour}]",
+            str(state.restarts),
+            state.ports,
+            state.container,
+        )
+    return table
 
 
 def diagnose(states: Sequence[ServiceState], compose_output: str = "") -> str:
@@ -466,6 +496,70 @@ def compose_down(
     return subprocess.run(
         compose_command(root, project, *args), capture_output=True, text=True, check=False
     )
+
+
+def progress_line(states: Sequence[ServiceState], elapsed: float, timeout: int) -> str:
+    """One status line while compose waits: every service and where it stands."""
+    parts = [f"{state.service} {state.status}" for state in states] or ["creating containers"]
+    return f"waiting for healthy ({elapsed:.0f}/{timeout} s): {', '.join(parts)}"
+
+
+def bring_up(
+    plan: StackPlan,
+    client: Any,
+    console: Console,
+    *,
+    timeout: int,
+    keep_on_failure: bool = False,
+    log_lines: int = 40,
+) -> UpResult:
+    """Start the stack and wait for health; on failure explain it and leave nothing behind.
+
+    Raises StackError carrying the diagnosis (which service, its last probe and log lines),
+    after `down` unless keep_on_failure, so a failed `up` never leaves a half-started stack.
+    """
+    conflict = port_conflict(client, plan)
+    if conflict:
+        raise StackError(conflict)
+    console.print(plan.summary())
+    write_secret(plan)
+    with console.status("starting the stack") as status:
+
+        def show(states: Sequence[ServiceState], elapsed: float) -> None:
+            status.update(progress_line(states, elapsed, timeout))
+
+        result = compose_up(plan, timeout, client, progress=show)
+    if result.ok:
+        return result
+    states = service_states(client, plan.project, log_lines=log_lines)
+    report = diagnose(states, result.output)
+    advice = explain_compose_failure(result.output, plan)
+    if keep_on_failure:
+        after = "containers kept for inspection; remove them with `invoke down`"
+    else:
+        compose_down(plan.root, plan.project)
+        forget_secret(plan.root, plan.project)
+        after = "the stack was removed again (keep it with --keep-on-failure)"
+    headline = f"the stack did not become healthy within {timeout} s"
+    if advice:
+        headline = advice
+    raise StackError(f"{headline}\n{report}\n{after}")
+
+
+def greet(plan: StackPlan, result: UpResult, console: Console) -> Answer:
+    """After a healthy start: where it runs, how to call it, and one real answer."""
+    console.print(
+        f"[green]healthy in {result.seconds:.1f} s[/green]: {plan.url}  (docs: {plan.url}/docs)"
+    )
+    console.print(f"try: {sample_curl(plan.url)}")
+    answer = ask(plan.url)
+    if answer.status != 200:
+        raise StackError(
+            f"the stack is up but /generate answered {answer.status}: {answer.text}\n"
+            "it keeps running for inspection (`invoke logs gemini-app`); `invoke down` stops it"
+        )
+    console.print(f"answer through the proxy: {answer.text}")
+    return answer
 
 
 # ------------------------------------------------------------------------ first request
