@@ -1,0 +1,265 @@
+"""A registry on loopback, so the whole release flow runs without a cloud account.
+
+Where Docker Hub is reachable it is the official `registry:2` image (pinned by digest); on
+hosts prepared by `invoke bootstrap` (offline) it is Debian's build of the same program,
+`docker-registry`, run as a background process. Either way the storage lives in a git-ignored
+folder and survives `down`/`up`, like a real registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gemini_workflow.errors import WorkflowError
+from gemini_workflow.registry import RegistryClient
+
+DEBIAN_BINARY = "/usr/bin/docker-registry"
+DEBIAN_PACKAGE = "docker-registry"
+# registry 2.8.3, the last 2.x; the same program Debian ships as docker-registry 2.8.2.
+OFFICIAL_IMAGE = (
+    "registry:2@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373"
+)
+READY_TIMEOUT = 15.0
+ADDRESS_LABEL = "org.gemini-service.registry.address"
+
+
+class LocalRegistryError(WorkflowError):
+    """The local registry could not be started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LocalRegistry:
+    """Where the local registry listens and keeps its files."""
+
+    state_dir: Path  # config.yml, data/, registry.pid, registry.log
+    host: str = "127.0.0.1"
+    port: int = 5000
+    use_container: bool = False  # official image instead of Debian's binary
+    image: str = OFFICIAL_IMAGE
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "config.yml"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "registry.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "registry.log"
+
+    container_name: str = "gemini-service-registry"
+
+    def client(self) -> RegistryClient:
+        return RegistryClient(self.address, timeout=5)
+
+
+def config_text(spec: LocalRegistry) -> str:
+    """No auth (loopback only), deletes allowed (so tags can be cleaned up), plain HTTP."""
+    return (
+        "# Written by `invoke registry.up`; regenerated on every start.\n"
+        "version: 0.1\n"
+        "log:\n  level: info\n  formatter: text\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {spec.data_dir.resolve()}\n"
+        "  delete:\n    enabled: true\n"
+        "  cache:\n    blobdescriptor: inmemory\n"
+        f"http:\n  addr: {spec.address}\n"
+        "  headers:\n    X-Content-Type-Options: [nosniff]\n"
+    )
+
+
+def up(spec: LocalRegistry) -> str:
+    """Start the registry unless ours already runs; returns what happened, for the user."""
+    running = _running_address(spec)
+    if running == spec.address:
+        _wait_ready(spec)
+        return f"already running on {spec.address}"
+    if running is not None:
+        raise LocalRegistryError(
+            f"the local registry already runs on {running}; use that address, or stop it first "
+            "with `invoke registry.down`"
+        )
+    if spec.client().ping():
+        raise LocalRegistryError(
+            f"something else already serves a registry on {spec.address}; stop it, or pick "
+            "another port: --port N (or INVOKE_REGISTRY_PORT=N)"
+        )
+    spec.data_dir.mkdir(parents=True, exist_ok=True)
+    if spec.use_container:
+        _start_container(spec)
+    else:
+        _start_process(spec)
+    _wait_ready(spec)
+    return f"started on {spec.address}, storage in {spec.data_dir}"
+
+
+def _running_address(spec: LocalRegistry) -> str | None:
+    """host:port of our running registry (process or container), None when none runs."""
+    if _running_pid(spec) is not None:
+        match = re.search(r"^\s*addr:\s*(\S+)", spec.config_file.read_text(), re.MULTILINE)
+        return match[1] if match else None
+    return _container_address(spec)
+
+
+def down(spec: LocalRegistry, *, purge: bool = False) -> str:
+    """Stop the registry (both kinds, whichever runs); `purge` also deletes the stored images."""
+    running = _running_address(spec)
+    stopped = _stop_process(spec) or _stop_container(spec)
+    if purge and spec.data_dir.exists():
+        shutil.rmtree(spec.data_dir)
+    said = f"stopped the registry on {running}" if stopped else "no local registry was running"
+    return f"{said}; deleted {spec.data_dir}" if purge else said
+
+
+def ensure_binary() -> str:
+    """Debian's docker-registry, installed with apt on first use (what `bootstrap` calls)."""
+    if Path(DEBIAN_BINARY).exists():
+        return DEBIAN_BINARY
+    install = ["apt-get", "install", "-y", "--no-install-recommends", DEBIAN_PACKAGE]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise LocalRegistryError(
+            f"{DEBIAN_BINARY} is missing; install it with `sudo {' '.join(install)}` "
+            "(or run `invoke bootstrap`)"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0 or not Path(DEBIAN_BINARY).exists():
+        raise LocalRegistryError(
+            f"`{' '.join(install)}` failed:\n{result.stderr[-800:]}\nrun `apt-get update` first "
+            "if the package is unknown"
+        )
+    return DEBIAN_BINARY
+
+
+def _start_process(spec: LocalRegistry) -> None:
+    binary = ensure_binary()
+    spec.config_file.write_text(config_text(spec))
+    with spec.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [binary, "serve", str(spec.config_file.resolve())],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives the invoke process, ignores its Ctrl-C
+        )
+    spec.pid_file.write_text(f"{process.pid}\n")
+
+
+def _running_pid(spec: LocalRegistry) -> int | None:
+    """Our registry process from the pid file, if it still runs and really is ours."""
+    try:
+        pid = int(spec.pid_file.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if str(spec.config_file.resolve()).encode() in cmdline else None
+
+
+def _stop_process(spec: LocalRegistry) -> bool:
+    pid = _running_pid(spec)
+    spec.pid_file.unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        _reap(pid)
+        time.sleep(0.05)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when we are the parent (tests start and stop in one process)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _docker() -> Any:
+    import docker
+
+    return docker.from_env()
+
+
+def _container_address(spec: LocalRegistry) -> str | None:
+    import docker.errors
+
+    try:
+        container = _docker().containers.get(spec.container_name)
+    except docker.errors.DockerException:  # no such container, or no engine at all
+        return None
+    if container.status != "running":
+        return None
+    return str(container.labels.get(ADDRESS_LABEL)) or None
+
+
+def _start_container(spec: LocalRegistry) -> None:
+    import docker.errors
+
+    client = _docker()
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(spec.container_name).remove(force=True)
+    try:
+        client.containers.run(
+            spec.image,
+            name=spec.container_name,
+            detach=True,
+            ports={"5000/tcp": (spec.host, spec.port)},
+            volumes={str(spec.data_dir.resolve()): {"bind": "/var/lib/registry", "mode": "rw"}},
+            environment={"REGISTRY_STORAGE_DELETE_ENABLED": "true"},
+            labels={ADDRESS_LABEL: spec.address},
+            restart_policy={"Name": "unless-stopped"},
+        )
+    except docker.errors.ImageNotFound:
+        raise LocalRegistryError(
+            f"cannot pull {spec.image}; on a host without Docker Hub run `invoke bootstrap` "
+            "(it switches to Debian's docker-registry)"
+        ) from None
+    except docker.errors.APIError as error:
+        raise LocalRegistryError(f"cannot start the registry container: {error}") from None
+
+
+def _stop_container(spec: LocalRegistry) -> bool:
+    import docker.errors
+
+    try:
+        container = _docker().containers.get(spec.container_name)
+    except docker.errors.DockerException:  # no such container, or no engine at all
+        return False
+    container.remove(force=True)
+    return True
+
+
+def _wait_ready(spec: LocalRegistry) -> None:
+    client = spec.client()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if client.ping():
+            return
+        time.sleep(0.1)
+    tail = spec.log_file.read_text()[-1500:] if spec.log_file.exists() else "(no log)"
+    raise LocalRegistryError(
+        f"the registry did not answer on {spec.address} within {READY_TIMEOUT:.0f} s; "
+        f"its log ({spec.log_file}) ends with:\n{tail}"
+    )

@@ -1,0 +1,311 @@
+"""`invoke verify`: prove that what the registry holds runs, as a clean host would get it.
+
+The local copies are removed first, so the image is really pulled (by digest, the way a deploy
+pins it), and the registry is asked for every blob, because docker skips downloading layers it
+shares with other local images. The container then runs against the fake Gemini on a private
+network and must pass its health check and answer one /generate.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gemini_workflow import docker_engine
+from gemini_workflow.registry import (
+    RegistryAuthError,
+    RegistryClient,
+    RegistryError,
+    docker_credentials,
+)
+from gemini_workflow.release import ImageReference, ReleaseError, ReleaseRecord
+
+Progress = Callable[[str], None]
+APP_PORT = 8000
+FAKE_PORT = 8001
+LABEL = "org.gemini-service.verify"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ref: str  # repository@digest that was verified
+    image_id: str
+    layers_downloaded: int
+    layers_total: int
+    removed_tags: list[str]
+    health: str
+    generated_text: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def pinned(ref: ImageReference, registry: RegistryClient) -> ImageReference:
+    """A tag reference resolved to the digest it points to now; a digest stays as it is."""
+    if ref.digest:
+        return ImageReference(ref.repository, None, ref.digest)
+    try:
+        digest = registry.manifest_digest(ref.repository.path, ref.tag or "latest")
+    except RegistryAuthError as error:
+        raise ReleaseError(f"{error}; log in to the registry and try again") from None
+    except RegistryError as error:
+        raise ReleaseError(str(error)) from None
+    if digest is None:
+        raise ReleaseError(f"{ref} does not exist in the registry")
+    return ImageReference(ref.repository, None, digest)
+
+
+def verify_release(
+    ref: str,
+    *,
+    record_path: Path,
+    fake_image: str,
+    timeout: float = 60.0,
+    progress: Progress = lambda _: None,
+    engine: Any = None,
+) -> VerifyReport:
+    """`invoke verify [REF]`: REF, or else what the last `invoke push` recorded."""
+    reference = ImageReference.parse(ref or ReleaseRecord.read(record_path).ref)
+    host = reference.repository.host
+    registry = RegistryClient(host, credentials=docker_credentials(host))
+    return verify(
+        engine or docker_engine.connect(),
+        registry,
+        reference,
+        fake_image=fake_image,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
+def verify(
+    engine: Any,
+    registry: RegistryClient,
+    ref: ImageReference,
+    *,
+    fake_image: str,
+    timeout: float = 60.0,
+    progress: Progress = lambda _: None,
+) -> VerifyReport:
+    started = time.monotonic()
+    ref = pinned(ref, registry)
+    assert ref.digest is not None
+    repo_digest = f"{ref.repository}@{ref.digest}"
+    progress(f"checking every blob of {repo_digest} in the registry")
+    image_id, layers_total = _check_blobs(registry, ref)
+    _require_image(engine, fake_image)
+    notes: list[str] = []
+    progress("removing the local copies")
+    removed = _remove_local(engine, image_id, notes)
+    try:
+        progress(f"pulling {repo_digest}")
+        downloaded = _pull(engine, ref)
+        pulled = engine.images.get(repo_digest)
+        if pulled.id != image_id:
+            raise ReleaseError(f"pulled {pulled.id}, but the manifest names {image_id}")
+    finally:
+        _restore_tags(engine, image_id, removed)
+    with _private_network(engine) as (network, run_id):
+        progress("starting the fake Gemini and the pulled image")
+        fake = _run(engine, fake_image, f"{run_id}-fake", network, {"PORT": str(FAKE_PORT)}, {})
+        app = _run(
+            engine,
+            repo_digest,
+            f"{run_id}-app",
+            network,
+            {
+                "GEMINI_API_KEY": "verify-key",
+                "GEMINI_API_ENDPOINT": f"http://{fake.name}:{FAKE_PORT}",
+                "GEMINI_MAX_RETRIES": "0",
+            },
+            {f"{APP_PORT}/tcp": ("127.0.0.1", None)},
+        )
+        progress("waiting for the health check")
+        health = _wait_healthy(app, timeout)
+        port = _host_port(app)
+        progress("asking /generate")
+        text = _generate(f"http://127.0.0.1:{port}", app)
+    return VerifyReport(
+        ref=repo_digest,
+        image_id=image_id,
+        layers_downloaded=downloaded,
+        layers_total=layers_total,
+        removed_tags=removed,
+        health=health,
+        generated_text=text,
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )
+
+
+def _check_blobs(registry: RegistryClient, ref: ImageReference) -> tuple[str, int]:
+    assert ref.digest is not None
+    try:
+        manifest = registry.manifest(ref.repository.path, ref.digest)
+        if manifest is None:
+            raise ReleaseError(f"{ref} does not exist in the registry")
+        for blob in (manifest.config, *manifest.layers):
+            size = registry.blob_size(ref.repository.path, blob.digest)
+            if size != blob.size:
+                raise ReleaseError(
+                    f"the registry lacks blob {blob.digest} of {ref} (expected {blob.size} bytes, "
+                    f"found {'none' if size is None else size}); push the image again"
+                )
+    except RegistryError as error:
+        raise ReleaseError(str(error)) from None
+    return manifest.config.digest, len(manifest.layers)
+
+
+def _require_image(engine: Any, name: str) -> None:
+    import docker.errors
+
+    try:
+        engine.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise ReleaseError(f"no local fake image {name}; run `invoke build` first") from None
+
+
+def _remove_local(engine: Any, image_id: str, notes: list[str]) -> list[str]:
+    """Drop every name of the image so that the pull below must fetch it; returns the names."""
+    import docker.errors
+
+    try:
+        image = engine.images.get(image_id)
+    except docker.errors.ImageNotFound:
+        return []
+    tags = list(image.tags)
+    users = engine.containers.list(all=True, filters={"ancestor": image_id})
+    if users:
+        notes.append(
+            f"containers {', '.join(c.name for c in users)} use the image, so its layers stay "
+            "on this host; the pull still checked the manifest and the registry every blob"
+        )
+    for name in tags + list(image.attrs.get("RepoDigests") or []):
+        try:
+            engine.images.remove(name, noprune=False)
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as error:
+            notes.append(f"could not remove {name}: {error.explanation}")
+    return tags
+
+
+def _restore_tags(engine: Any, image_id: str, tags: list[str]) -> None:
+    """Give the pulled image its local names back, so `invoke up` keeps working."""
+    import docker.errors
+
+    try:
+        image = engine.images.get(image_id)
+    except docker.errors.ImageNotFound:
+        return
+    for name in tags:
+        repository, _, tag = name.rpartition(":")
+        image.tag(repository, tag)
+
+
+def _pull(engine: Any, ref: ImageReference) -> int:
+    """Pull by digest; returns how many layers were really downloaded."""
+    downloaded: set[str] = set()
+    for event in engine.api.pull(str(ref.repository), tag=ref.digest, stream=True, decode=True):
+        if "error" in event:
+            raise ReleaseError(f"pulling {ref.repository}@{ref.digest} failed: {event['error']}")
+        if event.get("status") == "Pull complete":
+            downloaded.add(event.get("id", ""))
+    return len(downloaded)
+
+
+@contextmanager
+def _private_network(engine: Any) -> Iterator[tuple[Any, str]]:
+    """A user-defined network (name-based DNS) whose containers are removed whatever happens."""
+    run_id = f"gs-verify-{secrets.token_hex(4)}"
+    network = engine.networks.create(run_id, driver="bridge", labels={LABEL: run_id})
+    try:
+        yield network, run_id
+    finally:
+        for container in engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
+            container.remove(force=True)
+        network.remove()
+
+
+def _run(
+    engine: Any,
+    image: str,
+    name: str,
+    network: Any,
+    environment: dict[str, str],
+    ports: dict[str, tuple[str, None]],
+) -> Any:
+    return engine.containers.run(
+        image,
+        name=name,
+        detach=True,
+        network=network.name,
+        environment=environment,
+        ports=ports,
+        labels={LABEL: network.name},
+    )
+
+
+def _wait_healthy(container: Any, timeout: float) -> str:
+    """The image's own HEALTHCHECK decides; a container without one fails verification."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        if health is None:
+            raise ReleaseError(f"{container.image.tags or container.image.id} has no HEALTHCHECK")
+        if health == "healthy":
+            return str(health)
+        if state.get("Status") == "exited" or health == "unhealthy":
+            break
+        time.sleep(0.25)
+    raise ReleaseError(
+        f"the pulled image did not become healthy within {timeout:.0f} s "
+        f"(state {container.attrs['State'].get('Status')}); its log ends with:\n{_logs(container)}"
+    )
+
+
+def _host_port(container: Any) -> int:
+    bindings = container.attrs["NetworkSettings"]["Ports"][f"{APP_PORT}/tcp"]
+    return int(bindings[0]["HostPort"])
+
+
+def _generate(base_url: str, app: Any) -> str:
+    try:
+        response = requests.post(
+            f"{base_url}/generate",
+            json={"prompt": "Say hello to the release pipeline."},
+            timeout=15,
+        )
+        response.raise_for_status()
+        answer = response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise ReleaseError(
+            f"POST /generate failed: {error}\nthe app's log ends with:\n{_logs(app)}"
+        ) from None
+    text = answer.get("text") if isinstance(answer, dict) else None
+    if not isinstance(text, str) or not text:
+        raise ReleaseError(f"POST /generate answered without text: {answer!r}")
+    return text
+
+
+def _logs(container: Any) -> str:
+    try:
+        return str(container.logs(tail=30).decode(errors="replace"))
+    except Exception:  # the log is a courtesy in an error message that is already on its way
+        return "(no log)"
+
+
+def summary_line(report: VerifyReport) -> str:
+    return (
+        f"verified {report.ref} in {report.seconds:.1f} s: pulled {report.layers_downloaded} of "
+        f"{report.layers_total} layers (the rest are shared with images on this host), "
+        f"health {report.health}, /generate answered {report.generated_text[:40]!r}"
+    )
