@@ -1,0 +1,46 @@
+"""`python -m gemini_service`: validate the configuration, then serve the app with uvicorn.
+
+Settings are loaded before anything else so a misconfigured container exits at once with one
+line naming the variable, instead of starting, passing its health check and failing requests.
+uvicorn handles SIGTERM and SIGINT itself, also as PID 1: it stops accepting connections and
+lets in-flight requests finish, for at most the upstream deadline plus a second.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Final
+
+import uvicorn
+
+from gemini_service.app import create_app
+from gemini_service.logs import configure_logging
+from gemini_service.settings import SettingsError, load_settings
+
+HOST: Final = "0.0.0.0"  # noqa: S104 - a container must listen beyond its loopback
+EXIT_CONFIG_ERROR: Final = 2
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"gemini-service: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    configure_logging(settings.log_level, secrets=[settings.gemini_api_key.get_secret_value()])
+    uvicorn.run(
+        create_app(settings),
+        host=HOST,
+        port=settings.port,
+        log_config=None,  # keep our JSON logging
+        access_log=False,  # the app writes its own, richer, request log line
+        server_header=False,
+        # No request outlives the upstream deadline, so this grace never cuts one short.
+        timeout_graceful_shutdown=math.ceil(settings.gemini_timeout_seconds) + 1,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
