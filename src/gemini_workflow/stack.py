@@ -259,9 +259,11 @@ def port_conflict(client: Any, plan: StackPlan) -> str | None:
         labels = container.labels or {}
         if labels.get(PROJECT_LABEL) == plan.project and labels.get(SERVICE_LABEL) == PROXY_SERVICE:
             return None  # our own running stack: `up` is idempotent
+        owner = labels.get(PROJECT_LABEL)
+        of_project = f" of compose project {owner}" if owner else ""
         return (
-            f"host port {plan.port} is already published by container {container.name}; "
-            f"stop it or choose another port: invoke up --port {plan.port + 1}"
+            f"host port {plan.port} is already published by container {container.name}"
+            f"{of_project}; stop it or choose another port: invoke up --port {plan.port + 1}"
         )
     if not port_is_free(plan.bind or "0.0.0.0", plan.port):  # noqa: S104
         return (
@@ -320,6 +322,8 @@ class ServiceState:
             return self.health or "running"
         if self.state == "exited":
             return f"exited ({self.exit_code})"
+        if self.state == "restarting":
+            return f"restarting (last exit {self.exit_code})"
         return self.state
 
 
@@ -416,6 +420,12 @@ def diagnose(states: Sequence[ServiceState], compose_output: str = "") -> str:
         lines.append("docker compose said:")
         lines.extend(f"  {line}" for line in tail)
     return "\n".join(lines)
+
+
+def compose_verdict(output: str) -> str:
+    """Compose's own last word on a failed `up`, e.g. "container x is unhealthy"."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "docker compose gave no reason"
 
 
 def explain_compose_failure(output: str, plan: StackPlan) -> str | None:
@@ -521,7 +531,7 @@ def bring_up(
     conflict = port_conflict(client, plan)
     if conflict:
         raise StackError(conflict)
-    console.print(plan.summary())
+    console.print(plan.summary(), soft_wrap=True)
     write_secret(plan)
     with console.status("starting the stack") as status:
 
@@ -540,9 +550,7 @@ def bring_up(
         compose_down(plan.root, plan.project)
         forget_secret(plan.root, plan.project)
         after = "the stack was removed again (keep it with --keep-on-failure)"
-    headline = f"the stack did not become healthy within {timeout} s"
-    if advice:
-        headline = advice
+    headline = advice or f"the stack did not become healthy ({compose_verdict(result.output)})"
     raise StackError(f"{headline}\n{report}\n{after}")
 
 
@@ -551,7 +559,7 @@ def greet(plan: StackPlan, result: UpResult, console: Console) -> Answer:
     console.print(
         f"[green]healthy in {result.seconds:.1f} s[/green]: {plan.url}  (docs: {plan.url}/docs)"
     )
-    console.print(f"try: {sample_curl(plan.url)}")
+    console.print(f"try: {sample_curl(plan.url)}", soft_wrap=True)
     answer = ask(plan.url)
     if answer.status != 200:
         raise StackError(
@@ -585,7 +593,7 @@ def ask(url: str, prompt: str = SAMPLE_PROMPT, timeout: float = 60.0) -> Answer:
     request = urllib.request.Request(  # noqa: S310 (http URL built from our own config)
         f"{url}/generate",
         data=json.dumps({"prompt": prompt}).encode(),
-        headers={"Content-Type": "application/json", "X-Request-ID": "invoke-up-check"},
+        headers={"Content-Type": "application/json", "X-Request-ID": f"invoke-up-{os.getpid()}"},
         method="POST",
     )
     try:
