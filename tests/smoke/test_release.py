@@ -1,0 +1,270 @@
+"""The release flow against a real registry on a real engine: push, immutability, verify.
+
+The registry is the project's own local registry (`gemini_workflow.local_registry`, the same
+code as `invoke registry.up`) on a free port with temporary storage. Pushes run from a
+temporary clone of the repository, so a dirty-tree test never touches the real tree, and
+push images derived from the built app image with a unique label, so removing "the local
+copies" during verify removes only what the test made.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import socket
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import invoke
+import pytest
+
+from gemini_workflow import images, local_registry, publish, verify
+from gemini_workflow.registry import RegistryClient
+from gemini_workflow.release import ImageReference, ReleaseError, Repository
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = "1.2.0"  # written into the clone: a 1.x release gets every kind of tag
+TEST_LABEL = "org.gemini-service.smoke"
+
+pytestmark = pytest.mark.engine
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def project_config() -> Any:
+    """The repository's invoke config (invoke.yaml from `invoke bootstrap` included)."""
+    config = invoke.Config(project_location=str(ROOT))
+    config.load_project()
+    return config
+
+
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=smoke", "-c", "user.email=smoke@example.com"]
+    return subprocess.run(
+        ["git", "-C", str(repo), *identity, *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Any]:
+    client = docker.from_env()
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_registry.LocalRegistry]:
+    """A fresh registry, as `invoke registry.up` starts it on this kind of host."""
+    spec = local_registry.LocalRegistry(
+        state_dir=tmp_path_factory.mktemp("registry"),
+        port=free_port(),
+        use_container=not project_config().get("offline", False),
+        container_name=f"gs-smoke-registry-{secrets.token_hex(4)}",
+    )
+    local_registry.up(spec)
+    try:
+        yield spec
+    finally:
+        local_registry.down(spec, purge=True)
+
+
+@pytest.fixture(scope="module")
+def app_image(engine: Any) -> str:
+    """The app image `invoke build` makes for this version; built here when missing."""
+    version = _pyproject_version()
+    wanted = [f"{images.image_name_for('gemini-service', t)}:{version}" for t in ("app", "fake")]
+    if not all(_exists(engine, ref) for ref in wanted):
+        subprocess.run([sys.executable, "-m", "invoke", "build"], cwd=ROOT, check=True)
+    return wanted[0]
+
+
+def _exists(engine: Any, ref: str) -> bool:
+    try:
+        engine.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _pyproject_version() -> str:
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A clean clone of the committed repository, at version 1.2.0."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace(f'version = "{_pyproject_version()}"', f'version = "{VERSION}"')
+    )
+    git(repo, "commit", "-qam", "release 1.2.0")
+    return repo
+
+
+@pytest.fixture
+def make_image(engine: Any, app_image: str) -> Iterator[Callable[[str, str], str]]:
+    """Images derived from the app image that differ only by a label: new content, no new
+    layers. Named for the clone's commit, the way `invoke build` names its images."""
+    made: list[str] = []
+
+    def make(local_name: str, revision: str) -> str:
+        tag = f"{local_name}:sha-{revision[:7]}"
+        dockerfile = f"FROM {app_image}\nLABEL {TEST_LABEL}={secrets.token_hex(8)}\n"
+        engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+        made.append(tag)
+        return tag
+
+    yield make
+    for tag in made:
+        try:
+            image = engine.images.get(tag)
+        except docker.errors.ImageNotFound:
+            continue
+        for name in image.tags:
+            engine.images.remove(name, noprune=False)
+
+
+def push(
+    repo: Path,
+    registry: local_registry.LocalRegistry,
+    namespace: str,
+    local_name: str,
+    *,
+    force: bool = False,
+) -> publish.PushResult:
+    def no_build() -> None:
+        raise AssertionError("the image exists; push must not build")
+
+    return publish.push_release(
+        root=repo,
+        repository=Repository(registry.address, f"{namespace}/gemini-service"),
+        image_name=local_name,
+        force=force,
+        record_path=repo / "build" / "release.json",
+        build=no_build,
+    )
+
+
+def tag_digests(client: RegistryClient, path: str) -> dict[str, str | None]:
+    return {tag: client.manifest_digest(path, tag) for tag in client.tags(path)}
+
+
+def local_name() -> str:
+    return f"gs-smoke-{secrets.token_hex(4)}/gemini-service"
+
+
+def test_push_creates_exactly_the_release_tags_on_one_digest(
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+) -> None:
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    make_image(name, revision)
+
+    result = push(clone, registry, "tags", name)
+
+    client = registry.client()
+    digests = tag_digests(client, "tags/gemini-service")
+    assert sorted(digests) == sorted(["1.2.0", "1.2", "1", f"sha-{revision[:7]}", "latest"])
+    assert set(digests.values()) == {result.record.digest}
+    assert result.record.ref == f"{registry.address}/tags/gemini-service@{result.record.digest}"
+    assert result.record.revision == revision
+    assert (clone / "build" / "release.json").exists()
+    assert result.uploaded_layers > 0
+
+
+def test_second_push_of_same_version_and_content_is_a_noop(
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+) -> None:
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    make_image(name, revision)
+    first = push(clone, registry, "again", name)
+    before = tag_digests(registry.client(), "again/gemini-service")
+
+    second = push(clone, registry, "again", name)
+
+    assert second.plan.is_noop
+    assert second.uploaded_layers == 0
+    assert second.record.digest == first.record.digest
+    assert tag_digests(registry.client(), "again/gemini-service") == before
+
+
+def test_same_version_with_different_content_is_refused_unless_forced(
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+) -> None:
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    make_image(name, revision)
+    first = push(clone, registry, "immutable", name)
+    make_image(name, revision)  # same name and commit, new content (another label)
+
+    with pytest.raises(ReleaseError, match=r"immutable/gemini-service:1\.2\.0 already points to"):
+        push(clone, registry, "immutable", name)
+    untouched = tag_digests(registry.client(), "immutable/gemini-service")
+    assert set(untouched.values()) == {first.record.digest}
+
+    forced = push(clone, registry, "immutable", name, force=True)
+    moved = tag_digests(registry.client(), "immutable/gemini-service")
+    assert forced.record.digest != first.record.digest
+    assert set(moved.values()) == {forced.record.digest}
+
+
+def test_dirty_tree_is_refused_before_anything_is_pushed(
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+) -> None:
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    make_image(name, revision)
+    (clone / "README.md").write_text("uncommitted change\n")
+
+    with pytest.raises(ReleaseError, match=r"uncommitted changes \(README.md\)"):
+        push(clone, registry, "dirty", name)
+    assert registry.client().tags("dirty/gemini-service") == []
+
+
+def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
+    clone: Path,
+    registry: local_registry.LocalRegistry,
+    make_image: Callable[[str, str], str],
+    engine: Any,
+    app_image: str,
+) -> None:
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    local_tag = make_image(name, revision)
+    pushed = push(clone, registry, "verify", name)
+    image_id = engine.images.get(local_tag).id
+
+    report = verify.verify(
+        engine,
+        registry.client(),
+        ImageReference.parse(f"{registry.address}/verify/gemini-service:1.2.0"),
+        fake_image=app_image.replace("gemini-service:", "gemini-service-fake:"),
+        timeout=90,
+    )
+
+    assert report.ref == pushed.record.ref  # the tag was pinned to its digest
+    assert report.image_id == image_id
+    assert local_tag in report.removed_tags  # the local copy was really gone before the pull
+    pulled = engine.images.get(image_id)
+    assert pushed.record.ref in pulled.attrs["RepoDigests"]
+    assert local_tag in pulled.tags  # and its local name is back
+    assert report.health == "healthy"
+    assert report.generated_text
+    leftovers = engine.containers.list(all=True, filters={"label": verify.LABEL})
+    networks = engine.networks.list(filters={"label": verify.LABEL})
+    assert (leftovers, networks) == ([], [])
