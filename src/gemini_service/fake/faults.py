@@ -67,6 +67,13 @@ class Fault:
     summary: str
     reply: ErrorReply | None = None
 
+    @property
+    def error(self) -> ErrorReply:
+        """The error this fault answers; only error-like behaviours have one."""
+        if self.reply is None:
+            raise LookupError(f"fault {self.name!r} does not answer with an error")
+        return self.reply
+
 
 def _fill(value: Any, model: str, version: str) -> Any:
     """Fill placeholders in every string of a nested detail payload."""

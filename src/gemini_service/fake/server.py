@@ -7,6 +7,7 @@ process serves hundreds of concurrent connections, as a benchmark upstream must.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -44,6 +45,8 @@ API_VERSIONS = ("v1", "v1beta")
 MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 """What ListModels reports; generation accepts any model name, like a permissive upstream."""
 SLOW_DEFAULT_SECONDS = 2.0
+MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+"""What a misbehaving intermediary sends: HTTP 200 would be a lie, but it happens."""
 TRANSPORT_KEY = "fake_gemini.transport"
 """Scope key under which the server's transport travels, so ``drop`` can cut the connection."""
 _REMEMBERED_ATTEMPTS = 10_000
@@ -192,21 +195,28 @@ class FakeGemini:
             await asyncio.sleep(seconds)
 
     async def _answer(self, call: _Call, fault: Fault | None) -> Response:
-        behaviour = fault.behaviour if fault is not None else None
-        if fault is not None and fault.reply is not None:
-            if behaviour is Behaviour.ERROR or (
-                behaviour is Behaviour.ERROR_ONCE and self._attempts.first_attempt(call.key)
-            ):
-                return call.error(fault.reply)
-            if behaviour is Behaviour.STREAM_ERROR and not call.stream:
-                return call.error(fault.reply)
-        if behaviour is Behaviour.MALFORMED:
-            return Response("<html><body>upstream hiccup</body></html>", media_type="text/html")
-        if behaviour is Behaviour.HANG:
-            return await self._hang(call)
-        if behaviour in (Behaviour.DROP, Behaviour.RESET):
-            return await _cut_connection(call.request, abort=behaviour is Behaviour.RESET)
-        return call.success(fault)
+        """Act out the fault's behaviour; without one (or once it has passed), echo."""
+        if fault is None:
+            return call.echo()
+        match fault.behaviour:
+            case Behaviour.ERROR:
+                return call.error(fault.error)
+            case Behaviour.ERROR_ONCE if self._attempts.first_attempt(call.key):
+                return call.error(fault.error)
+            case Behaviour.STREAM_ERROR:
+                return call.echo_then_fail(fault.error) if call.stream else call.error(fault.error)
+            case Behaviour.MALFORMED:
+                return Response(MALFORMED_BODY, media_type="text/html")
+            case Behaviour.HANG:
+                return await self._hang(call)
+            case Behaviour.DROP | Behaviour.RESET:
+                return await _cut_connection(call.request, abort=fault.behaviour is Behaviour.RESET)
+            case Behaviour.SAFETY:
+                return call.send([wire.safety_blocked(call.parsed, call.model)])
+            case Behaviour.PROMPT_BLOCKED:
+                return call.send([wire.prompt_blocked(call.parsed, call.model)])
+            case _:  # SLOW has already waited; ERROR_ONCE after its first attempt
+                return call.echo()
 
     async def _hang(self, call: _Call) -> Response:
         """Hold the request until the client gives up, or answer 504 at the cap."""
@@ -242,41 +252,32 @@ class _Call:
     def error(self, reply: ErrorReply) -> Response:
         return error_response(reply, self.model, self.version)
 
-    def success(self, fault: Fault | None) -> Response:
-        behaviour = fault.behaviour if fault is not None else None
-        if behaviour is Behaviour.SAFETY:
-            payloads = [wire.safety_blocked(self.parsed, self.model)]
-        elif behaviour is Behaviour.PROMPT_BLOCKED:
-            payloads = [wire.prompt_blocked(self.parsed, self.model)]
-        else:
-            echoed = wire.strip_directives(self.parsed.prompt, DIRECTIVE_PATTERN)
-            reply = wire.echo_reply(self.parsed, echoed)
-            if not self.stream:
-                payloads = [
-                    wire.text_response(
-                        self.parsed,
-                        reply.text,
-                        reply.finish_reason,
-                        reply.output_tokens,
-                        self.model,
-                    )
-                ]
-            else:
-                payloads = list(wire.reply_chunks(self.parsed, reply, self.model))
+    def echo(self) -> Response:
+        """The deterministic answer: the prompt echoed, whole or in chunks."""
+        reply = self._reply()
+        if self.stream:
+            return self.send(list(wire.reply_chunks(self.parsed, reply, self.model)))
+        return self.send([wire.whole_response(self.parsed, reply, self.model)])
+
+    def echo_then_fail(self, reply: ErrorReply) -> Response:
+        """A stream that breaks after its first chunk, with the error as the last event."""
+        first = next(wire.reply_chunks(self.parsed, self._reply(), self.model))
+        return self.send([first, reply.body(self.model, self.version)])
+
+    def send(self, payloads: list[dict[str, Any]]) -> Response:
+        """One JSON object, SSE events with ``?alt=sse``, or a JSON array streamed piecewise."""
         for payload in payloads:
-            payload["responseId"] = self.response_id
+            if "error" not in payload:
+                payload["responseId"] = self.response_id
         if not self.stream:
             return JSONResponse(payloads[0])
-        if behaviour is Behaviour.STREAM_ERROR and fault is not None and fault.reply is not None:
-            error = fault.reply.body(self.model, self.version)
-            return self._stream([*payloads[:1], error])
-        return self._stream(payloads)
-
-    def _stream(self, payloads: list[dict[str, Any]]) -> Response:
-        """SSE events with ``?alt=sse``, otherwise one JSON array sent piece by piece."""
         if self.sse:
             return StreamingResponse(_sse(payloads), media_type="text/event-stream")
         return StreamingResponse(_json_array(payloads), media_type="application/json")
+
+    def _reply(self) -> wire.Reply:
+        echoed = wire.strip_directives(self.parsed.prompt, DIRECTIVE_PATTERN)
+        return wire.echo_reply(self.parsed, echoed)
 
 
 def _wants_sse(request: Request) -> bool:
@@ -292,12 +293,13 @@ async def _sse(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 
 async def _json_array(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """Google's array framing without ``alt=sse``; ``payloads`` is never empty."""
     separator = b"["
     for payload in payloads:
         yield separator + json.dumps(payload, indent=2).encode()
         separator = b"\n,\r\n"
         await asyncio.sleep(0)
-    yield b"]" if separator != b"[" else b"[]"
+    yield b"]"
 
 
 async def _until_disconnected(request: Request) -> None:
@@ -322,11 +324,9 @@ async def _cut_connection(request: Request, *, abort: bool) -> Response:
         transport.abort()
     else:
         transport.close()
-    try:
+    with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(_DISCONNECT_GRACE_SECONDS):
             await _until_disconnected(request)
-    except TimeoutError:
-        pass
     return Response(status_code=499)
 
 

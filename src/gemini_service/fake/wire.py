@@ -183,6 +183,11 @@ def text_response(
     }
 
 
+def whole_response(request: GenerateRequest, reply: Reply, model: str) -> dict[str, Any]:
+    """The unary answer: the full reply in one GenerateContentResponse."""
+    return text_response(request, reply.text, reply.finish_reason, reply.output_tokens, model)
+
+
 def reply_chunks(request: GenerateRequest, reply: Reply, model: str) -> Iterator[dict[str, Any]]:
     """The reply as streamed chunks: a few words each, running usage, finishReason on the last."""
     words = _WORD.findall(reply.text) or [""]
