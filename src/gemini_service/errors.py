@@ -99,6 +99,9 @@ ERROR_TABLE: Final[tuple[ErrorSpec, ...]] = (
     INTERNAL_ERROR,
 )
 
+ROUTING_ERRORS: Final = frozenset({NOT_FOUND, METHOD_NOT_ALLOWED})
+"""Raised by routing for any path, so documented once rather than on every operation."""
+
 
 class ServiceError(Exception):
     """A failure the client is told about: the only exception type that crosses layers.
