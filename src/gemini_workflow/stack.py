@@ -274,7 +274,10 @@ def port_conflict(client: Any, plan: StackPlan) -> str | None:
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """True unless something listens there; TIME_WAIT leftovers of a stack just stopped
+    do not count (SO_REUSEADDR), as they would not stop docker-proxy from binding."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
