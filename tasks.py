@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+
+if TYPE_CHECKING:
+    from gemini_workflow.stack import StackPlan
 
 ROOT = Path(__file__).resolve().parent
 
@@ -35,6 +39,20 @@ CONFIG: dict[str, object] = {
     # True: builds use the stand-ins and the host wheelhouse, with no network inside.
     "offline": False,
     # --- end images ---
+    # --- stack (issue 4): `invoke up`, `down`, `logs`, `ps` ---
+    "stack": {
+        "project": "gemini-service",  # compose project name: containers, network prefix
+        "env": "dev",  # compose/env/<env>.env, or a path to an env file
+        "port": 8080,  # host port of api-proxy, the only published port
+        "bind": "127.0.0.1",  # host address it is published on; 0.0.0.0 exposes it
+        "timeout": 120,  # seconds `up` waits for every service to be healthy
+        "log_lines": 40,  # log lines shown per failed service
+        "upstream": "https://generativelanguage.googleapis.com",  # used when a key is set
+        # Empty: <image.name>[-fake]:sha-<commit>, the tag `invoke build` gives this commit.
+        "app_image": "",
+        "fake_image": "",
+    },
+    # --- end stack ---
 }
 
 
@@ -130,5 +148,124 @@ def bootstrap(c: Context, offline: bool = False) -> None:
 
 # --- end images ------------------------------------------------------------------------------
 
-ns = Collection(version, build, lock, bootstrap)
+# --- stack (issue 4) ------------------------------------------------------------------------
+
+
+def _stack_plan(c: Context, env: str = "", port: int = 0) -> StackPlan:
+    """The stack `up` would start, from config, options, the environment and .env."""
+    from gemini_workflow import images, stack
+
+    tag = images.image_tags(images.read_source_info(ROOT))[1]  # sha-<7>: follows the commit
+    name = str(c.config.image.name)
+    cfg = c.config.stack
+    return stack.plan_stack(
+        root=ROOT,
+        project=str(cfg.project),
+        env=env or str(cfg.env),
+        port=port or int(cfg.port),
+        bind=str(cfg.bind),
+        images=stack.Images(
+            app=str(cfg.app_image) or f"{name}:{tag}",
+            fake=str(cfg.fake_image) or f"{images.fake_image_name(name)}:{tag}",
+            proxy=str(c.config.images.nginx),
+        ),
+        real_upstream=str(cfg.upstream),
+        environ=os.environ,
+    )
+
+
+@task(
+    help={
+        "env": "dev (default) or test, i.e. compose/env/NAME.env, or the path of an env file.",
+        "no-build": "Fail instead of building images that are missing.",
+        "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
+        "keep-on-failure": "Leave a stack that failed to start running, for inspection.",
+        "port": "Host port of the proxy (default: stack.port, 8080).",
+    }
+)
+def up(
+    c: Context,
+    env: str = "",
+    no_build: bool = False,
+    timeout: int = 0,
+    keep_on_failure: bool = False,
+    port: int = 0,
+) -> None:
+    """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
+    from rich.console import Console
+
+    from gemini_workflow import stack
+    from gemini_workflow.errors import WorkflowError
+
+    console = Console()
+    try:
+        plan = _stack_plan(c, env, port)
+        client = stack.engine_client()
+        missing = stack.missing_images(client, [plan.images.app, plan.images.fake])
+        if missing and no_build:
+            raise Exit(f"missing {', '.join(missing)}: run `invoke build` (or drop --no-build)")
+        if missing:
+            console.print(f"building missing images: {', '.join(missing)}")
+            build(c, target=stack.build_target(plan.images, missing))
+        result = stack.bring_up(
+            plan,
+            client,
+            console,
+            timeout=timeout or int(c.config.stack.timeout),
+            keep_on_failure=keep_on_failure,
+            log_lines=int(c.config.stack.log_lines),
+        )
+        stack.greet(plan, result, console)
+    except WorkflowError as exc:
+        raise Exit(str(exc)) from exc
+
+
+@task(help={"volumes": "Also remove the stack's volumes."})
+def down(c: Context, volumes: bool = False) -> None:
+    """Stop and remove the stack's containers and network (and the key file `up` wrote)."""
+    from gemini_workflow import stack
+
+    project = str(c.config.stack.project)
+    result = stack.compose_down(ROOT, project, volumes=volumes)
+    stack.forget_secret(ROOT, project)
+    if result.returncode != 0:
+        raise Exit(f"docker compose down failed:\n{result.stderr.strip()}")
+    print(f"stack {project} removed")
+
+
+@task(
+    help={
+        "service": "Only this service: gemini-app, api-proxy or fake-gemini (default: all).",
+        "follow": "Keep streaming new lines until Ctrl-C.",
+    },
+)
+def logs(c: Context, service: str = "", follow: bool = False) -> None:
+    """Show the stack's logs (the last 200 lines per service)."""
+    from gemini_workflow import stack
+
+    args = ["logs", "--tail", "200"] + (["--follow"] if follow else []) + [service] * bool(service)
+    c.run(shlex.join(stack.compose_command(ROOT, str(c.config.stack.project), *args)), pty=follow)
+
+
+@task
+def ps(c: Context) -> None:
+    """List the stack's services with state, health and published ports."""
+    from rich.console import Console
+
+    from gemini_workflow import stack
+    from gemini_workflow.errors import WorkflowError
+
+    project = str(c.config.stack.project)
+    try:
+        states = stack.service_states(stack.engine_client(), project)
+    except WorkflowError as exc:
+        raise Exit(str(exc)) from exc
+    if not states:
+        raise Exit(f"stack {project} is not running: start it with `invoke up`")
+    Console().print(stack.status_table(states))
+
+
+# --- end stack -------------------------------------------------------------------------------
+
+ns = Collection(version, build, lock, bootstrap, up, down, logs, ps)
 ns.configure(CONFIG)
