@@ -31,6 +31,7 @@ class Behaviour(enum.Enum):
     DROP = "drop"  # connection closed (FIN) before any byte of an answer
     RESET = "reset"  # connection aborted (RST) before any byte of an answer
     SLOW = "slow"  # a correct answer, late
+    SLOW_STREAM = "slow_stream"  # a correct answer whose streamed chunks arrive apart
     SAFETY = "safety"  # HTTP 200, the candidate is blocked with finishReason SAFETY
     PROMPT_BLOCKED = "prompt_blocked"  # HTTP 200, no candidates, promptFeedback.blockReason
     STREAM_ERROR = "stream_error"  # one streamed chunk, then an error
@@ -239,6 +240,11 @@ _FAULTS = (
     Fault("drop", Behaviour.DROP, "connection closed before any answer"),
     Fault("reset", Behaviour.RESET, "connection reset (TCP RST) before any answer"),
     Fault("slow", Behaviour.SLOW, "correct answer after FAKE_GEMINI_LATENCY_MS, or 2 s"),
+    Fault(
+        "slow_stream",
+        Behaviour.SLOW_STREAM,
+        "streamed chunks FAKE_GEMINI_LATENCY_MS apart, or 0.5 s (proves nothing buffers them)",
+    ),
     Fault("safety", Behaviour.SAFETY, "HTTP 200, finishReason SAFETY, no text"),
     Fault(
         "prompt_blocked",

@@ -45,6 +45,7 @@ API_VERSIONS = ("v1", "v1beta")
 MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 """What ListModels reports; generation accepts any model name, like a permissive upstream."""
 SLOW_DEFAULT_SECONDS = 2.0
+SLOW_STREAM_GAP_SECONDS = 0.5
 MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 """What a misbehaving intermediary sends: HTTP 200 would be a lie, but it happens."""
 TRANSPORT_KEY = "fake_gemini.transport"
@@ -215,6 +216,8 @@ class FakeGemini:
                 return call.send([wire.safety_blocked(call.parsed, call.model)])
             case Behaviour.PROMPT_BLOCKED:
                 return call.send([wire.prompt_blocked(call.parsed, call.model)])
+            case Behaviour.SLOW_STREAM:
+                return call.echo(gap=self.config.latency_ms / 1000 or SLOW_STREAM_GAP_SECONDS)
             case _:  # SLOW has already waited; ERROR_ONCE after its first attempt
                 return call.echo()
 
@@ -252,11 +255,11 @@ class _Call:
     def error(self, reply: ErrorReply) -> Response:
         return error_response(reply, self.model, self.version)
 
-    def echo(self) -> Response:
-        """The deterministic answer: the prompt echoed, whole or in chunks."""
+    def echo(self, gap: float = 0.0) -> Response:
+        """The deterministic answer: the prompt echoed, whole or in chunks `gap` s apart."""
         reply = self._reply()
         if self.stream:
-            return self.send(list(wire.reply_chunks(self.parsed, reply, self.model)))
+            return self.send(list(wire.reply_chunks(self.parsed, reply, self.model)), gap)
         return self.send([wire.whole_response(self.parsed, reply, self.model)])
 
     def echo_then_fail(self, reply: ErrorReply) -> Response:
@@ -264,7 +267,7 @@ class _Call:
         first = next(wire.reply_chunks(self.parsed, self._reply(), self.model))
         return self.send([first, reply.body(self.model, self.version)])
 
-    def send(self, payloads: list[dict[str, Any]]) -> Response:
+    def send(self, payloads: list[dict[str, Any]], gap: float = 0.0) -> Response:
         """One JSON object, SSE events with ``?alt=sse``, or a JSON array streamed piecewise."""
         for payload in payloads:
             if "error" not in payload:
@@ -272,8 +275,8 @@ class _Call:
         if not self.stream:
             return JSONResponse(payloads[0])
         if self.sse:
-            return StreamingResponse(_sse(payloads), media_type="text/event-stream")
-        return StreamingResponse(_json_array(payloads), media_type="application/json")
+            return StreamingResponse(_sse(payloads, gap), media_type="text/event-stream")
+        return StreamingResponse(_json_array(payloads, gap), media_type="application/json")
 
     def _reply(self) -> wire.Reply:
         echoed = wire.strip_directives(self.parsed.prompt, DIRECTIVE_PATTERN)
@@ -286,19 +289,19 @@ def _wants_sse(request: Request) -> bool:
     return alt.split(";")[0] == "sse"
 
 
-async def _sse(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _sse(payloads: Iterable[dict[str, Any]], gap: float = 0.0) -> AsyncIterator[bytes]:
     for payload in payloads:
         yield b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
-        await asyncio.sleep(0)  # let each chunk reach the socket on its own
+        await asyncio.sleep(gap)  # at least: let each chunk reach the socket on its own
 
 
-async def _json_array(payloads: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def _json_array(payloads: Iterable[dict[str, Any]], gap: float = 0.0) -> AsyncIterator[bytes]:
     """Google's array framing without ``alt=sse``; ``payloads`` is never empty."""
     separator = b"["
     for payload in payloads:
         yield separator + json.dumps(payload, indent=2).encode()
         separator = b"\n,\r\n"
-        await asyncio.sleep(0)
+        await asyncio.sleep(gap)
     yield b"]"
 
 

@@ -292,3 +292,22 @@ async def test_unknown_fault_lists_the_known_ones(gemini: genai_client.AsyncClie
     assert caught.value.message is not None
     assert "unknown fault 'nope'" in caught.value.message
     assert "rate_limit" in caught.value.message
+
+
+async def test_slow_stream_spaces_its_chunks_but_not_a_unary_answer(
+    fake_gemini_factory: FakeFactory, genai_factory: ClientFactory
+) -> None:
+    gemini = genai_factory(fake_gemini_factory(FakeConfig(latency_ms=200)))
+    arrivals = []
+    started = time.monotonic()
+
+    stream = await gemini.models.generate_content_stream(
+        model=MODEL, contents="one two three four five six seven [[fault:slow_stream]]"
+    )
+    async for _ in stream:
+        arrivals.append(time.monotonic() - started)
+
+    assert len(arrivals) >= 2
+    assert arrivals[-1] - arrivals[0] >= 0.2 * (len(arrivals) - 1) * 0.9
+    unary = await gemini.models.generate_content(model=MODEL, contents="[[fault:slow_stream]] x")
+    assert unary.text == "Echo: x"
