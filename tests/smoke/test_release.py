@@ -134,8 +134,9 @@ def make_image(engine: Any, app_image: str) -> Iterator[Callable[[str, str], str
             image = engine.images.get(tag)
         except docker.errors.ImageNotFound:
             continue
-        for name in image.tags:
-            engine.images.remove(name, noprune=False)
+        # The id is this test's alone (random label): removing it also drops the names and
+        # repo digests that pushes and pulls gave it, and touches no one else's image.
+        engine.images.remove(image.id, force=True)
 
 
 def push(
