@@ -17,7 +17,10 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported lazily at run time so `invoke --list` stays fast
+    from rich.console import Console
+
+    from gemini_workflow.local_registry import LocalRegistry
     from gemini_workflow.stack import StackPlan
 
 ROOT = Path(__file__).resolve().parent
@@ -53,6 +56,23 @@ CONFIG: dict[str, object] = {
         "fake_image": "",
     },
     # --- end stack ---
+    # --- release (issue 5): `invoke push`, `invoke verify`, `invoke registry.up/down` ---
+    "release": {
+        # Where `push` sends <image.name>: HOST[/NAMESPACE], e.g. 127.0.0.1:5000/llm-apps.
+        # Empty: Artifact Registry, <location>-docker.pkg.dev/<project>/<repository>.
+        "registry": "",
+        "location": "us",
+        "project": "",
+        "repository": "llm-apps",
+        "record": "build/release.json",  # what was pushed; a deploy pins its `ref`
+        "verify_timeout": 90,  # seconds for the pulled image to become healthy
+    },
+    "registry": {  # a local registry to try the release flow without a cloud account
+        "host": "127.0.0.1",
+        "port": 5000,
+        "dir": ".local/registry",  # config, storage, pid and log (git-ignored)
+    },
+    # --- end release ---
 }
 
 
@@ -147,6 +167,127 @@ def bootstrap(c: Context, offline: bool = False) -> None:
 
 
 # --- end images ------------------------------------------------------------------------------
+
+# --- release (issue 5) -----------------------------------------------------------------------
+
+
+@task(
+    help={
+        "registry": "HOST[/NAMESPACE] to push to, e.g. 127.0.0.1:5000/llm-apps "
+        "(default: release.* in config).",
+        "force": "Replace a version tag that already points to different content.",
+        "no-verify": "Skip the pull-by-digest check that runs the pushed image (invoke verify).",
+    }
+)
+def push(c: Context, registry: str = "", force: bool = False, no_verify: bool = False) -> None:
+    """Push this commit's image as <version>, <major.minor>, <major>, sha-<7>, latest; verify it."""
+    from rich.console import Console
+
+    from gemini_workflow import images, publish, release
+    from gemini_workflow.errors import WorkflowError
+
+    console = Console()
+    name = str(c.config.image.name)
+    record_path = ROOT / str(c.config.release.record)
+
+    def build() -> None:
+        request = images.request_from_config(c.config, root=ROOT, quiet=True, environ=os.environ)
+        images.build_images(request)
+
+    try:
+        target = release.configured_registry(registry, c.config.release)
+        repository = release.target_repository(target, name)
+        with console.status(f"pushing to {repository}") as status:
+            result = publish.push_release(
+                root=ROOT,
+                repository=repository,
+                image_name=name,
+                force=force,
+                record_path=record_path,
+                build=build,
+                progress=status.update,
+            )
+    except WorkflowError as exc:
+        raise Exit(str(exc)) from exc
+    console.print(publish.summary_table(result))
+    console.print(publish.summary_line(result, record_path.relative_to(ROOT)))
+    if not no_verify:
+        _verify(c, result.record.ref, console)
+
+
+@task(
+    positional=["ref"],
+    help={"ref": "HOST/PATH[:TAG|@sha256:...] to verify (default: the last push's record)."},
+)
+def verify(c: Context, ref: str = "") -> None:
+    """Prove a pushed image works on a clean host: pull by digest, run it against the fake."""
+    from rich.console import Console
+
+    _verify(c, ref, Console())
+
+
+def _verify(c: Context, ref: str, console: Console) -> None:
+    import tomllib
+
+    from gemini_workflow import images
+    from gemini_workflow import verify as verifying
+    from gemini_workflow.errors import WorkflowError
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    fake = f"{images.fake_image_name(str(c.config.image.name))}:{version}"
+    try:
+        with console.status("verifying") as status:
+            report = verifying.verify_release(
+                ref,
+                record_path=ROOT / str(c.config.release.record),
+                fake_image=fake,
+                timeout=float(c.config.release.verify_timeout),
+                progress=status.update,
+            )
+    except WorkflowError as exc:
+        raise Exit(f"verify failed: {exc}") from exc
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(verifying.summary_line(report))
+
+
+def _local_registry(c: Context, port: int = 0) -> LocalRegistry:
+    from gemini_workflow.local_registry import LocalRegistry
+
+    config = c.config.registry
+    return LocalRegistry(
+        state_dir=ROOT / str(config.dir),
+        host=str(config.host),
+        port=port or int(config.port),
+        use_container=not bool(c.config.offline),  # offline hosts run Debian's docker-registry
+    )
+
+
+@task(name="up", help={"port": "Port on 127.0.0.1 (default: registry.port in config, 5000)."})
+def registry_up(c: Context, port: int = 0) -> None:
+    """Start a local registry (storage in .local/registry); a no-op when it already runs."""
+    from gemini_workflow import local_registry
+    from gemini_workflow.errors import WorkflowError
+
+    spec = _local_registry(c, port)
+    try:
+        print(f"registry {local_registry.up(spec)}")
+    except WorkflowError as exc:
+        raise Exit(str(exc)) from exc
+    print(f"push to it with: invoke push --registry {spec.address}/llm-apps")
+
+
+@task(name="down", help={"purge": "Also delete the stored images."})
+def registry_down(c: Context, purge: bool = False) -> None:
+    """Stop the local registry; its storage stays unless --purge."""
+    from gemini_workflow import local_registry
+
+    print(local_registry.down(_local_registry(c), purge=purge))
+
+
+registry_tasks = Collection("registry", registry_up, registry_down)
+
+# --- end release -----------------------------------------------------------------------------
 
 # --- stack (issue 4) ------------------------------------------------------------------------
 
@@ -269,3 +410,6 @@ def ps(c: Context) -> None:
 
 ns = Collection(version, build, lock, bootstrap, up, down, logs, ps)
 ns.configure(CONFIG)
+ns.add_task(push)  # release (issue 5)
+ns.add_task(verify)  # release (issue 5)
+ns.add_collection(registry_tasks)  # release (issue 5)
