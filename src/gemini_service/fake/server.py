@@ -16,7 +16,7 @@ import re
 import socket
 import struct
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -44,6 +44,8 @@ from gemini_service.fake.faults import (
 API_VERSIONS = ("v1", "v1beta")
 MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 """What ListModels reports; generation accepts any model name, like a permissive upstream."""
+SSE_TYPE = "text/event-stream"
+JSON_TYPE = "application/json"
 SLOW_DEFAULT_SECONDS = 2.0
 SLOW_STREAM_GAP_SECONDS = 0.5
 MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -275,8 +277,8 @@ class _Call:
         if not self.stream:
             return JSONResponse(payloads[0])
         if self.sse:
-            return StreamingResponse(_sse(payloads, gap), media_type="text/event-stream")
-        return StreamingResponse(_json_array(payloads, gap), media_type="application/json")
+            return StreamingResponse(_spaced(_sse_events(payloads), gap), media_type=SSE_TYPE)
+        return StreamingResponse(_spaced(_array_pieces(payloads), gap), media_type=JSON_TYPE)
 
     def _reply(self) -> wire.Reply:
         echoed = wire.strip_directives(self.parsed.prompt, DIRECTIVE_PATTERN)
@@ -289,20 +291,25 @@ def _wants_sse(request: Request) -> bool:
     return alt.split(";")[0] == "sse"
 
 
-async def _sse(payloads: Iterable[dict[str, Any]], gap: float = 0.0) -> AsyncIterator[bytes]:
-    for payload in payloads:
-        yield b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
-        await asyncio.sleep(gap)  # at least: let each chunk reach the socket on its own
+def _sse_events(payloads: list[dict[str, Any]]) -> list[bytes]:
+    """Server-sent events, framed with CRLF as Google frames them."""
+    return [b"data: " + json.dumps(payload).encode() + b"\r\n\r\n" for payload in payloads]
 
 
-async def _json_array(payloads: Iterable[dict[str, Any]], gap: float = 0.0) -> AsyncIterator[bytes]:
-    """Google's array framing without ``alt=sse``; ``payloads`` is never empty."""
-    separator = b"["
-    for payload in payloads:
-        yield separator + json.dumps(payload, indent=2).encode()
-        separator = b"\n,\r\n"
-        await asyncio.sleep(gap)
-    yield b"]"
+def _array_pieces(payloads: list[dict[str, Any]]) -> list[bytes]:
+    """Google's JSON-array framing without ``alt=sse``, one piece per chunk (never empty)."""
+    items = [json.dumps(payload, indent=2).encode() for payload in payloads]
+    pieces = [(b"[" if position == 0 else b"\n,\r\n") + item for position, item in enumerate(items)]
+    pieces[-1] += b"]"
+    return pieces
+
+
+async def _spaced(pieces: list[bytes], gap: float) -> AsyncIterator[bytes]:
+    """Send each piece on its own: ``gap`` seconds apart, and at least one loop turn apart."""
+    for position, piece in enumerate(pieces):
+        if position:
+            await asyncio.sleep(gap)
+        yield piece
 
 
 async def _until_disconnected(request: Request) -> None:
