@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from gemini_workflow import docker_engine
@@ -79,3 +80,78 @@ def test_failed_pull_raises_with_the_engines_reason(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(subprocess, "run", fake_run([Completed(1, "no such host")], []))
     with pytest.raises(WorkflowError, match="no such host"):
         docker_engine.pull_image("python:3.11")
+
+
+class FakeImages:
+    def __init__(self, known: dict[str, Any]) -> None:
+        self.known = known
+
+    def get(self, ref: str) -> Any:
+        if ref not in self.known:
+            raise docker.errors.ImageNotFound(ref)
+        return self.known[ref]
+
+
+class FakeAPI:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        return [{"CreatedBy": "x", "Size": 1}]
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        self.calls.append(("tag", source, repository, tag))
+
+    def remove_image(self, ref: str, noprune: bool) -> None:
+        raise docker.errors.ImageNotFound(ref)
+
+
+class FakeImage:
+    def __init__(self) -> None:
+        self.attrs = {"Id": "sha256:1"}
+
+    def save(self, chunk_size: int, named: bool) -> Any:
+        return iter([b"a" * chunk_size, b"b"])
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.images = FakeImages({"svc:1": FakeImage()})
+        self.api = FakeAPI()
+
+    def ping(self) -> bool:
+        return True
+
+
+def test_inspect_returns_attrs_or_none_for_a_missing_image() -> None:
+    client = FakeClient()
+    assert docker_engine.inspect_image(client, "svc:1") == {"Id": "sha256:1"}
+    assert docker_engine.inspect_image(client, "svc:2") is None
+
+
+def test_tagging_splits_at_the_last_colon_so_registry_ports_survive() -> None:
+    client = FakeClient()
+    docker_engine.tag_image(client, "svc:1", "127.0.0.1:5000/team/svc:1.0")
+    assert client.api.calls == [("tag", "svc:1", "127.0.0.1:5000/team/svc", "1.0")]
+
+
+def test_removing_a_missing_image_is_not_an_error() -> None:
+    docker_engine.remove_image(FakeClient(), "svc:gone")
+
+
+def test_history_and_save_stream_come_from_the_sdk() -> None:
+    client = FakeClient()
+    assert docker_engine.image_history(client, "svc:1") == [{"CreatedBy": "x", "Size": 1}]
+    assert list(docker_engine.save_image(client, "svc:1", chunk_size=2)) == [b"aa", b"b"]
+
+
+def test_connect_returns_a_client_that_answered(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeClient()
+    monkeypatch.setattr(docker_engine.docker, "from_env", lambda timeout: client)
+    assert docker_engine.connect() is client
+
+
+def test_build_without_a_docker_cli_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docker_engine.shutil, "which", lambda name: None)
+    with pytest.raises(docker_engine.EngineUnavailable, match="not installed"):
+        docker_engine.build(SPEC)
