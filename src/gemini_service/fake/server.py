@@ -139,7 +139,10 @@ class FakeGemini:
         if (refusal := self._refuse_key(request)) is not None:
             return error_response(refusal)
         self._check_version(request)
-        return JSONResponse(_model_info(request.path_params["target"]))
+        name: str = request.path_params["target"]
+        if ":" in name:  # a method such as generateContent, which is POST only
+            raise HTTPException(404)
+        return JSONResponse(_model_info(name))
 
     async def call_model(self, request: Request) -> Response:
         """``models/{model}:generateContent`` and ``:streamGenerateContent``."""

@@ -219,6 +219,15 @@ async def test_models_can_be_listed_and_fetched(gemini: genai_client.AsyncClient
     assert model.name == f"models/{MODEL}"
 
 
+def test_generate_methods_are_not_models(fake_gemini: str) -> None:
+    url = f"{fake_gemini}/v1beta/models/{MODEL}:generateContent"
+
+    response = httpx.get(url, headers={"x-goog-api-key": "k"})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["status"] == "NOT_FOUND"
+
+
 def test_listing_models_checks_the_key(fake_gemini: str) -> None:
     assert httpx.get(f"{fake_gemini}/v1beta/models").status_code == 403
     assert httpx.get(f"{fake_gemini}/v1beta/models/{MODEL}").status_code == 403
