@@ -141,7 +141,7 @@ def lock(c: Context, upgrade: bool = False) -> None:
     print(f"wrote {lockfile.LOCK}; commit it with pyproject.toml")
 
 
-@task(help={"offline": "Prepare the offline path even where Docker Hub answers (as CI does)."})
+@task(help={"offline": "Use the offline path even where Docker Hub answers (to try what CI does)."})
 def bootstrap(c: Context, offline: bool = False) -> None:
     """Prepare this host: engine, compose, buildx and, without Docker Hub, offline builds."""
     from rich.console import Console
