@@ -219,11 +219,11 @@ def push(c: Context, registry: str = "", force: bool = False, no_verify: bool = 
     positional=["ref"],
     help={"ref": "HOST/PATH[:TAG|@sha256:...] to verify (default: the last push's record)."},
 )
-def verify(c: Context, ref: str = "") -> None:
+def verify(c: Context, ref: str | None = None) -> None:
     """Prove a pushed image works on a clean host: pull by digest, run it against the fake."""
     from rich.console import Console
 
-    _verify(c, ref, Console())
+    _verify(c, ref or "", Console())  # None, not "": invoke fills a positional only if None
 
 
 def _verify(c: Context, ref: str, console: Console) -> None:

@@ -320,9 +320,12 @@ def summary_line(result: PushResult, record_path: Path) -> str:
     if result.plan.is_noop:
         head = f"nothing to push: every tag already points to {result.record.digest}"
     else:
-        megabytes = result.uploaded_bytes / 1e6
         head = (
             f"pushed in {result.seconds:.1f} s, uploaded {result.uploaded_layers} of "
-            f"{result.total_layers} layers ({megabytes:.1f} MB compressed)"
+            f"{result.total_layers} layers ({_size(result.uploaded_bytes)} compressed)"
         )
     return f"{head}\nrecord: {record_path}; pin deploys to {result.record.ref}"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.1f} kB"

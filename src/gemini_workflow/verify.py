@@ -304,8 +304,10 @@ def _logs(container: Any) -> str:
 
 
 def summary_line(report: VerifyReport) -> str:
+    shared = report.layers_total - report.layers_downloaded
     return (
-        f"verified {report.ref} in {report.seconds:.1f} s: pulled {report.layers_downloaded} of "
-        f"{report.layers_total} layers (the rest are shared with images on this host), "
-        f"health {report.health}, /generate answered {report.generated_text[:40]!r}"
+        f"verified {report.ref} in {report.seconds:.1f} s: downloaded "
+        f"{report.layers_downloaded} of {report.layers_total} layers ({shared} shared with other "
+        f"local images, checked in the registry by digest and size), health {report.health}, "
+        f"/generate answered {report.generated_text[:40]!r}"
     )
