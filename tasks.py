@@ -109,6 +109,8 @@ def build(
     from gemini_workflow.errors import WorkflowError
 
     console = Console()
+    if not console.is_terminal:  # CI logs: wide enough for the table, not 80 columns
+        console = Console(width=120)
     try:
         request = images.request_from_config(
             c.config,

@@ -278,13 +278,25 @@ def wheelhouse_digest(root: Path, python_version: str) -> str:
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
 
 
+def wheelhouse_stamp(root: Path) -> Path:
+    return root / WHEELHOUSE.with_name("wheelhouse.sha256")
+
+
+def wheelhouse_is_current(root: Path, python_version: str) -> bool:
+    """True when the wheelhouse was filled from the current lock (offline builds need that)."""
+    stamp = wheelhouse_stamp(root)
+    return (
+        stamp.exists()
+        and stamp.read_text().strip() == wheelhouse_digest(root, python_version)
+        and any((root / WHEELHOUSE).glob("*.whl"))
+    )
+
+
 def ensure_wheelhouse(c: Context, options: Options) -> Step:
     """Download every wheel the image build installs, so the build needs no network."""
     root = options.root
     wheelhouse = root / WHEELHOUSE
-    stamp = wheelhouse.with_name("wheelhouse.sha256")
-    digest = wheelhouse_digest(root, options.python_version)
-    if stamp.exists() and stamp.read_text().strip() == digest and any(wheelhouse.glob("*.whl")):
+    if wheelhouse_is_current(root, options.python_version):
         return Step("wheelhouse", False, f"{WHEELHOUSE} matches {lockfile.LOCK}")
     shutil.rmtree(wheelhouse, ignore_errors=True)  # no stale wheels from an older lock
     wheelhouse.mkdir(parents=True)
@@ -297,7 +309,7 @@ def ensure_wheelhouse(c: Context, options: Options) -> Step:
     c.run(" ".join([*common, "--require-hashes -r", str(root / lockfile.LOCK)]), hide=True)
     build_requires = wheelhouse_inputs(root)[1:]
     c.run(" ".join([*common, *(shlex.quote(r) for r in build_requires)]), hide=True)
-    stamp.write_text(digest + "\n")
+    wheelhouse_stamp(root).write_text(wheelhouse_digest(root, options.python_version) + "\n")
     count = len(list(wheelhouse.glob("*.whl")))
     return Step("wheelhouse", True, f"downloaded {count} wheels to {WHEELHOUSE}")
 

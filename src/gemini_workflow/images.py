@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.table import Table
 
-from gemini_workflow import docker_engine, lockfile
+from gemini_workflow import docker_engine, host, lockfile
 from gemini_workflow.errors import WorkflowError
 
 DOCKERFILE = Path("containers/Dockerfile")
@@ -361,8 +361,11 @@ def preflight(request: BuildRequest) -> None:
             f"{lockfile.LOCK} is missing or older than pyproject.toml's dependencies:"
             " run `invoke lock` and commit the result"
         )
-    if request.offline and not any((request.root / "build/wheelhouse").glob("*.whl")):
-        raise WorkflowError("offline mode but build/wheelhouse is empty: run `invoke bootstrap`")
+    if request.offline and not host.wheelhouse_is_current(request.root, request.python_version):
+        raise WorkflowError(
+            f"offline mode but {host.WHEELHOUSE} is missing or older than {lockfile.LOCK}:"
+            " run `invoke bootstrap` to refresh it"
+        )
 
 
 def ensure_base(client: Any, ref: str, offline: bool) -> dict[str, Any]:
