@@ -135,10 +135,12 @@ class StackPlan:
     port: int
     bind: str
     images: Images
+    pinned: bool = False
+    """The env file fixed the upstream (test.env: the fake), whatever key is configured."""
 
     @property
-    def uses_fake(self) -> bool:
-        return self.upstream == FAKE_UPSTREAM
+    def uses_real_key(self) -> bool:
+        return self.key is not None and not self.pinned
 
     @property
     def url(self) -> str:
@@ -151,7 +153,7 @@ class StackPlan:
 
     def secret_file(self) -> Path:
         """The file the compose secret mounts: the user's key file, ours, or the placeholder."""
-        if self.key is None or self.uses_fake:
+        if self.key is None or not self.uses_real_key:
             return self.root / PLACEHOLDER_KEY_FILE
         if self.key.file is not None:
             return self.key.file
@@ -172,18 +174,19 @@ class StackPlan:
 
     def summary(self) -> str:
         """One line saying which upstream answers and why."""
-        if not self.uses_fake:
-            return f"Real Gemini upstream {self.upstream} with the key from {self.key_origin}."
-        if self.key is None:
+        if self.key is not None and self.uses_real_key:
+            return (
+                f"Upstream {self.upstream} through api-proxy, with the key from {self.key.origin}."
+            )
+        if self.key is None and not self.pinned:
             return (
                 "No GEMINI_API_KEY (environment or .env): using fake-gemini with a placeholder "
                 "key; see .env.example for the real API."
             )
-        return f"Environment {self.env_name!r} pins the upstream to fake-gemini ({self.upstream})."
-
-    @property
-    def key_origin(self) -> str:
-        return self.key.origin if self.key else "nowhere"
+        return (
+            f"Environment {self.env_name!r} pins the upstream to {self.upstream}, "
+            "with a placeholder key."
+        )
 
 
 def plan_stack(
@@ -213,6 +216,7 @@ def plan_stack(
         env_name=env_file.stem,
         env_file=env_file,
         upstream=upstream.rstrip("/"),
+        pinned=bool(pinned),
         key=key,
         port=port,
         bind=bind,
@@ -227,7 +231,7 @@ def write_secret(plan: StackPlan) -> Path:
     unprivileged user, which sees only the file, never the directory.
     """
     target = plan.secret_file()
-    if plan.key is None or plan.key.value is None or plan.uses_fake:
+    if plan.key is None or plan.key.value is None or not plan.uses_real_key:
         return target
     plan.state_dir.mkdir(parents=True, exist_ok=True)
     plan.state_dir.chmod(0o700)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +68,7 @@ def test_env_file_parser_handles_comments_quotes_and_export(tmp_path: Path) -> N
 def test_no_key_anywhere_selects_the_fake_and_says_so(root: Path) -> None:
     chosen = plan(root)
     assert chosen.upstream == FAKE_UPSTREAM
-    assert chosen.uses_fake
+    assert not chosen.uses_real_key
     assert chosen.secret_file() == root / "compose" / "placeholder-api-key.txt"
     assert "fake-gemini" in chosen.summary()
     assert "\n" not in chosen.summary()
@@ -71,7 +77,7 @@ def test_no_key_anywhere_selects_the_fake_and_says_so(root: Path) -> None:
 def test_key_in_environment_selects_the_real_upstream(root: Path) -> None:
     chosen = plan(root, environ={"GEMINI_API_KEY": "AIza-secret"})
     assert chosen.upstream == REAL
-    assert not chosen.uses_fake
+    assert chosen.uses_real_key
     assert chosen.key == ApiKey(origin="GEMINI_API_KEY (the environment)", value="AIza-secret")
     assert "AIza-secret" not in chosen.summary()
     assert "AIza-secret" not in repr(chosen)
@@ -115,7 +121,9 @@ def test_test_env_pins_the_fake_even_with_a_real_key(root: Path) -> None:
     chosen = plan(root, env="test", environ={"GEMINI_API_KEY": "real"})
     assert chosen.upstream == FAKE_UPSTREAM
     assert chosen.secret_file().name == "placeholder-api-key.txt"
+    assert not chosen.uses_real_key
     assert "pins the upstream" in chosen.summary()
+    assert "placeholder" in chosen.summary()
 
 
 def test_env_can_be_a_path_to_an_env_file(root: Path, tmp_path: Path) -> None:
@@ -187,6 +195,7 @@ def inspect_data(
 ) -> dict[str, Any]:
     """The parts of `docker inspect` the diagnosis reads."""
     state: dict[str, Any] = {"Status": status, "ExitCode": exit_code}
+    ports = {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}
     if health is not None:
         state["Health"] = {"Status": health, "Log": [{"Output": "ok"}, {"Output": probe_output}]}
     return {
@@ -194,7 +203,7 @@ def inspect_data(
         "State": state,
         "RestartCount": restarts,
         "Config": {"Labels": {stack.SERVICE_LABEL: service}},
-        "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}},
+        "NetworkSettings": {"Ports": ports if service == "api-proxy" else {"8000/tcp": None}},
     }
 
 
@@ -303,3 +312,324 @@ def test_port_probe_sees_a_bound_port() -> None:
         port = holder.getsockname()[1]
         assert not stack.port_is_free("127.0.0.1", port)
     assert stack.port_is_free("127.0.0.1", port)
+
+
+def test_configured_upstream_takes_the_real_key_whatever_its_name(root: Path) -> None:
+    chosen = stack.plan_stack(
+        root=root,
+        project="gs-unit",
+        env="dev",
+        port=1,
+        bind="127.0.0.1",
+        images=IMAGES,
+        real_upstream=FAKE_UPSTREAM + "/",
+        environ={"GEMINI_API_KEY": "k"},
+    )
+    assert chosen.upstream == FAKE_UPSTREAM
+    assert chosen.uses_real_key
+    assert chosen.secret_file().name == "gemini_api_key"
+    assert "the key from GEMINI_API_KEY (the environment)" in chosen.summary()
+
+
+# ------------------------------------------------------- engine calls, with a fake engine
+
+
+class FakeContainer:
+    def __init__(self, attrs: dict[str, Any], logs: bytes = b"") -> None:
+        self.attrs = attrs
+        self.name = str(attrs["Name"]).lstrip("/")
+        self.labels = attrs["Config"]["Labels"]
+        self._logs = logs
+
+    def logs(self, **_: Any) -> bytes:
+        return self._logs
+
+
+class FakeContainers:
+    def __init__(self, containers: list[FakeContainer]) -> None:
+        self.containers = containers
+        self.filters: list[dict[str, Any]] = []
+
+    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[Any]:
+        self.filters.append(filters or {})
+        if filters and "publish" in filters:
+            return [c for c in self.containers if filters["publish"] in stack._published(c.attrs)]
+        return self.containers
+
+
+class FakeImages:
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+
+    def get(self, name: str) -> Any:
+        from docker.errors import ImageNotFound
+
+        if name not in self.present:
+            raise ImageNotFound(name)
+        return type("Image", (), {"attrs": {"Id": name}})()
+
+
+class FakeClient:
+    def __init__(
+        self, containers: list[FakeContainer], images: frozenset[str] = frozenset()
+    ) -> None:
+        self.containers = FakeContainers(containers)
+        self.images = FakeImages(set(images))
+
+
+def proxy_container(project: str) -> FakeContainer:
+    data = inspect_data("api-proxy")
+    data["Config"]["Labels"][stack.PROJECT_LABEL] = project
+    return FakeContainer(data)
+
+
+def test_port_published_by_our_own_proxy_is_not_a_conflict(root: Path) -> None:
+    client = FakeClient([proxy_container("gs-unit")])
+    assert stack.port_conflict(client, plan(root)) is None
+    assert client.containers.filters == [{"publish": "18080"}]
+
+
+def test_port_published_by_another_project_names_it(root: Path) -> None:
+    message = stack.port_conflict(FakeClient([proxy_container("other")]), plan(root))
+    assert message is not None
+    assert "gs-api-proxy-1 of compose project other" in message
+    assert "--port 18081" in message
+
+
+def test_port_held_by_a_plain_process_is_a_conflict(root: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        chosen = stack.StackPlan(**{**plan(root).__dict__, "port": port})
+        message = stack.port_conflict(FakeClient([]), chosen)
+    assert message is not None
+    assert "in use by another process" in message
+
+
+def test_missing_images_lists_only_the_absent_ones() -> None:
+    client = FakeClient([], images=frozenset({IMAGES.app}))
+    assert stack.missing_images(client, [IMAGES.app, IMAGES.fake]) == [IMAGES.fake]
+
+
+@pytest.mark.parametrize(
+    ("missing", "target"),
+    [([IMAGES.app, IMAGES.fake], "all"), ([IMAGES.app], "app"), ([IMAGES.fake], "fake")],
+)
+def test_build_target_builds_exactly_what_is_missing(missing: list[str], target: str) -> None:
+    assert stack.build_target(IMAGES, missing) == target
+
+
+def test_service_states_reads_every_container_of_the_project_sorted() -> None:
+    client = FakeClient(
+        [
+            FakeContainer(inspect_data("gemini-app", health="starting"), b"a\nb\n"),
+            FakeContainer(inspect_data("api-proxy")),
+        ]
+    )
+    states = stack.service_states(client, "gs-unit", log_lines=5)
+    assert [s.service for s in states] == ["api-proxy", "gemini-app"]
+    assert states[1].log_tail == ("a", "b")
+    assert client.containers.filters == [{"label": f"{stack.PROJECT_LABEL}=gs-unit"}]
+
+
+def test_progress_line_lists_each_service_state() -> None:
+    states = [stack.state_from_attrs(inspect_data("api-proxy", health="starting"))]
+    assert stack.progress_line(states, 3.2, 120) == (
+        "waiting for healthy (3/120 s): api-proxy starting"
+    )
+    assert "creating containers" in stack.progress_line([], 0, 120)
+
+
+def test_status_table_has_a_row_per_service() -> None:
+    states = [stack.state_from_attrs(inspect_data(name)) for name in ("api-proxy", "gemini-app")]
+    assert stack.status_table(states).row_count == 2
+
+
+def test_compose_verdict_is_composes_last_line() -> None:
+    assert stack.compose_verdict("a\n container x is unhealthy \n\n") == "container x is unhealthy"
+    assert stack.compose_verdict("") == "docker compose gave no reason"
+
+
+# ------------------------------------------- up and the first answer, engine and HTTP faked
+
+
+class FakeConsole:
+    """Records what `up` tells the user; `status` is the spinner context manager."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.updates: list[str] = []
+
+    def print(self, text: str, **_: Any) -> None:
+        self.lines.append(text)
+
+    @contextmanager
+    def status(self, text: str) -> Iterator[Any]:
+        outer = self
+
+        class Status:
+            def update(self, line: str) -> None:
+                outer.updates.append(line)
+
+        yield Status()
+
+
+@pytest.fixture
+def fake_compose(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int], list[list[str]]]:
+    """Replace `docker compose` by a script printing OUTPUT and exiting with CODE."""
+    calls: list[list[str]] = []
+
+    def install(output: str, code: int) -> list[list[str]]:
+        script = f"import sys, time; time.sleep(0.6); print({output!r}); sys.exit({code})"
+
+        def command(root: Path, project: str, *args: str) -> list[str]:
+            calls.append(list(args))
+            return [sys.executable, "-c", script]
+
+        monkeypatch.setattr(stack, "compose_command", command)
+        return calls
+
+    return install
+
+
+def test_up_success_reports_progress_and_returns_the_time(
+    root: Path, fake_compose: Callable[[str, int], list[list[str]]]
+) -> None:
+    calls = fake_compose("all healthy", 0)
+    console = FakeConsole()
+    client = FakeClient([FakeContainer(inspect_data("gemini-app", health="starting"))])
+
+    result = stack.bring_up(plan(root), client, console, timeout=30)
+
+    assert result.ok
+    assert result.seconds > 0
+    assert "all healthy" in result.output
+    assert calls[0][:4] == ["up", "--detach", "--wait", "--wait-timeout"]
+    assert any("gemini-app starting" in line for line in console.updates)
+    assert "fake-gemini" in console.lines[0]
+
+
+def test_up_failure_diagnoses_removes_the_stack_and_the_key(
+    root: Path, fake_compose: Callable[[str, int], list[list[str]]]
+) -> None:
+    calls = fake_compose("container gs-gemini-app-1 is unhealthy", 1)
+    chosen = plan(root, environ={"GEMINI_API_KEY": "AIza-secret"})
+    failing = FakeContainer(
+        inspect_data("gemini-app", health="unhealthy", probe_output="refused"), b"boom\n"
+    )
+
+    with pytest.raises(StackError) as caught:
+        stack.bring_up(chosen, FakeClient([failing]), FakeConsole(), timeout=30)
+
+    message = str(caught.value)
+    assert message.startswith("the stack did not become healthy (container gs-gemini-app-1")
+    assert "✗ gemini-app: unhealthy" in message
+    assert "boom" in message
+    assert "the stack was removed again" in message
+    assert calls[-1][0] == "down"
+    assert not chosen.state_dir.exists(), "the key file outlived the failed stack"
+
+
+def test_up_failure_can_keep_the_stack_for_inspection(
+    root: Path, fake_compose: Callable[[str, int], list[list[str]]]
+) -> None:
+    calls = fake_compose("Bind for 127.0.0.1:18080 failed: port is already allocated", 1)
+
+    with pytest.raises(StackError, match=r"--port 18081(.|\n)*containers kept"):
+        stack.bring_up(plan(root), FakeClient([]), FakeConsole(), timeout=30, keep_on_failure=True)
+
+    assert [call[0] for call in calls] == ["up"]
+
+
+def test_up_refuses_a_taken_port_before_starting_anything(
+    root: Path, fake_compose: Callable[[str, int], list[list[str]]]
+) -> None:
+    calls = fake_compose("", 0)
+    with pytest.raises(StackError, match="compose project other"):
+        stack.bring_up(plan(root), FakeClient([proxy_container("other")]), FakeConsole(), timeout=5)
+    assert calls == []
+
+
+@pytest.fixture
+def service(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A stand-in for the proxy on a free port, answering /generate with (STATUS, BODY)."""
+    status, body = request.param
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("service", [(200, {"text": "Hi there"})], indirect=True)
+def test_greet_prints_url_curl_and_the_answer(root: Path, service: str) -> None:
+    port = int(service.rsplit(":", 1)[1])
+    chosen = stack.StackPlan(**{**plan(root).__dict__, "port": port})
+    console = FakeConsole()
+
+    answer = stack.greet(chosen, stack.UpResult(True, 4.2, ""), console)
+
+    assert answer.text == "Hi there"
+    assert console.lines[0].startswith(f"[green]healthy in 4.2 s[/green]: {service}")
+    assert console.lines[1].startswith(f"try: curl -s {service}/generate")
+    assert console.lines[2] == "answer through the proxy: Hi there"
+
+
+@pytest.mark.parametrize(
+    "service",
+    [(502, {"error": {"code": "upstream_auth_failed", "message": "bad key"}})],
+    indirect=True,
+)
+def test_greet_fails_when_the_first_answer_is_an_error(root: Path, service: str) -> None:
+    port = int(service.rsplit(":", 1)[1])
+    chosen = stack.StackPlan(**{**plan(root).__dict__, "port": port})
+    with pytest.raises(StackError, match="answered 502: upstream_auth_failed: bad key"):
+        stack.greet(chosen, stack.UpResult(True, 1.0, ""), FakeConsole())
+
+
+@pytest.mark.parametrize("service", [(200, b"<html>not json</html>")], indirect=True)
+def test_ask_survives_a_non_json_answer(service: str) -> None:
+    answer = stack.ask(service)
+    assert answer.status == 200
+    assert answer.body["error"]["code"] == "not_json"
+
+
+def test_ask_without_a_listener_is_a_stack_error() -> None:
+    with pytest.raises(StackError, match="no answer from"):
+        stack.ask(f"http://127.0.0.1:{free_port()}", timeout=2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_compose_down_runs_down_with_volumes_on_request(
+    root: Path, fake_compose: Callable[[str, int], list[list[str]]]
+) -> None:
+    calls = fake_compose("removed", 0)
+    result = stack.compose_down(root, "gs-unit", volumes=True)
+    assert result.returncode == 0
+    assert calls == [["down", "--remove-orphans", "--timeout", "10", "--volumes"]]

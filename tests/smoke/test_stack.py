@@ -1,0 +1,348 @@
+"""The compose stack on a real engine with real nginx, driven through `invoke up/down`.
+
+One stack (unique compose project, random free host port, test environment: the fake with
+latency and random absorbed faults) serves the module; it is always torn down, even when
+a test or `invoke up` itself fails. Tests that change the stack restore it before they end.
+`engine` and `stack_images` (built once per session by the real build) come from conftest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose" / "compose.yaml"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+UP_TIMEOUT_SECONDS = 120
+
+pytestmark = pytest.mark.engine
+
+
+@dataclass(frozen=True)
+class Stack:
+    project: str
+    port: int
+    up_output: str
+    up_seconds: float
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return compose(self.project, *args)
+
+
+def compose(project: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = ["docker", "compose", "-p", project, "-f", str(COMPOSE_FILE), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=180)
+
+
+def invoke(project: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `invoke ARGS` from the repo root, against this test's own compose project."""
+    environ = {**os.environ, "INVOKE_STACK_PROJECT": project, "COLUMNS": "200", **env}
+    environ.pop("GEMINI_API_KEY", None)  # never the real API from a test
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=UP_TIMEOUT_SECONDS + 120,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def project_name() -> str:
+    return f"gs-smoke-{secrets.token_hex(4)}"
+
+
+def leftovers(client: Any, project: str) -> tuple[list[str], list[str]]:
+    """Containers and networks the project still owns."""
+    label = {"label": f"{PROJECT_LABEL}={project}"}
+    containers = [c.name for c in client.containers.list(all=True, filters=label)]
+    networks = [n.name for n in client.networks.list(filters=label)]
+    return containers, networks
+
+
+def container(client: Any, project: str, service: str) -> Any:
+    labels = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]
+    (found,) = client.containers.list(all=True, filters={"label": labels})
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack(stack_images: dict[str, str], engine: Any) -> Iterator[Stack]:
+    project = project_name()
+    port = free_port()
+    started = time.monotonic()
+    try:
+        result = invoke(
+            project,
+            "up",
+            "--no-build",
+            "--env",
+            "test",
+            "--port",
+            str(port),
+            "--timeout",
+            str(UP_TIMEOUT_SECONDS),
+            INVOKE_STACK_APP_IMAGE=stack_images["app"],
+            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
+        )
+        elapsed = time.monotonic() - started
+        assert result.returncode == 0, f"invoke up failed:\n{result.stdout}\n{result.stderr}"
+        yield Stack(project, port, result.stdout + result.stderr, elapsed)
+    finally:
+        compose(project, "down", "--remove-orphans", "--volumes", "--timeout", "5")
+
+
+# ---------------------------------------------------------------------------------- up
+
+
+def test_up_waits_until_every_service_is_healthy(stack: Stack, engine: Any) -> None:
+    states = {
+        service: container(engine, stack.project, service).attrs["State"]
+        for service in ("api-proxy", "fake-gemini", "gemini-app")
+    }
+    assert {s: st["Health"]["Status"] for s, st in states.items()} == {
+        "api-proxy": "healthy",
+        "fake-gemini": "healthy",
+        "gemini-app": "healthy",
+    }
+    assert "healthy in" in stack.up_output
+    assert "answer through the proxy:" in stack.up_output
+    healthy = next(line for line in stack.up_output.splitlines() if "healthy in" in line)
+    print(f"\n{healthy}; `invoke up` in all (with the first answer): {stack.up_seconds:.1f} s")
+
+
+def test_only_the_proxy_publishes_a_port(stack: Stack, engine: Any) -> None:
+    published = {
+        service: container(engine, stack.project, service).attrs["NetworkSettings"]["Ports"]
+        for service in ("api-proxy", "fake-gemini", "gemini-app")
+    }
+    proxy_bindings = [b for b in published["api-proxy"]["8080/tcp"] if b]
+    assert {(b["HostIp"], b["HostPort"]) for b in proxy_bindings} == {
+        ("127.0.0.1", str(stack.port))
+    }
+    for service in ("fake-gemini", "gemini-app"):
+        assert not any(published[service].values()), f"{service} publishes a port"
+
+
+def test_services_run_hardened(stack: Stack, engine: Any) -> None:
+    for service in ("api-proxy", "fake-gemini", "gemini-app"):
+        host = container(engine, stack.project, service).attrs["HostConfig"]
+        assert host["ReadonlyRootfs"], service
+        assert host["CapDrop"] == ["ALL"], service
+        assert not host["CapAdd"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+
+
+# ------------------------------------------------------------------------ through nginx
+
+
+def test_health_and_generate_answer_through_the_proxy(stack: Stack) -> None:
+    health = httpx.get(f"{stack.url}/health", timeout=10)
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+
+    answer = httpx.post(
+        f"{stack.url}/generate",
+        json={"prompt": "Hello through nginx"},
+        headers={"X-Request-ID": "smoke-generate-1"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["text"]
+    assert answer.json()["request_id"] == "smoke-generate-1"
+    assert answer.headers["x-request-id"] == "smoke-generate-1"
+
+
+def test_rate_limit_reaches_the_client_as_429_with_retry_after(stack: Stack) -> None:
+    answer = httpx.post(
+        f"{stack.url}/generate", json={"prompt": "[[fault:rate_limit]] hi"}, timeout=30
+    )
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "7"  # from the fake's RetryInfo retryDelay "7s"
+    assert answer.json()["error"]["code"] == "rate_limited"
+
+
+def test_stream_chunks_arrive_before_the_end(stack: Stack) -> None:
+    """Unbuffered end to end: the first event reaches the client well before the last."""
+    arrivals: list[tuple[float, str]] = []
+    started = time.monotonic()
+    with httpx.stream(
+        "POST",
+        f"{stack.url}/generate/stream",
+        json={"prompt": "[[fault:slow_stream]] " + "one two three four five " * 8},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                arrivals.append((time.monotonic() - started, line.removeprefix("event:").strip()))
+    kinds = [kind for _, kind in arrivals]
+    assert kinds[0] == "chunk"
+    assert kinds[-1] == "done"
+    # test.env spaces the fake's chunks 150 ms apart (over a second for this prompt); a
+    # buffering proxy would hand them over together, within milliseconds, at the end.
+    assert len(arrivals) >= 8, arrivals
+    first, last = arrivals[0][0], arrivals[-1][0]
+    assert last - first > 0.6, f"events arrived together: {arrivals}"
+
+
+def test_oversized_body_is_refused_by_nginx_as_json(stack: Stack) -> None:
+    answer = httpx.post(
+        f"{stack.url}/generate",
+        content=b'{"prompt": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+        headers={"Content-Type": "application/json", "X-Request-ID": "smoke-413"},
+        timeout=30,
+    )
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["error"] == {
+        "code": "request_too_large",
+        "message": answer.json()["error"]["message"],
+        "request_id": "smoke-413",
+    }
+
+
+def test_app_reaches_gemini_through_the_proxy_by_service_name(stack: Stack, engine: Any) -> None:
+    app = container(engine, stack.project, "gemini-app")
+    assert "GEMINI_API_ENDPOINT=http://api-proxy:8090" in app.attrs["Config"]["Env"]
+    resolved = app.exec_run(
+        ["python", "-c", "import socket; print(socket.gethostbyname('api-proxy'))"]
+    )
+    assert resolved.exit_code == 0, resolved.output
+    proxy = container(engine, stack.project, "api-proxy")
+    networks = proxy.attrs["NetworkSettings"]["Networks"]
+    assert resolved.output.decode().strip() in {n["IPAddress"] for n in networks.values()}
+
+    httpx.post(
+        f"{stack.url}/generate",
+        json={"prompt": "egress check"},
+        headers={"X-Request-ID": "smoke-egress"},
+        timeout=30,
+    ).raise_for_status()
+    egress = [
+        json.loads(line)
+        for line in proxy.logs(stdout=True, stderr=False).decode().splitlines()
+        if '"server_port":"8090"' in line
+    ]
+    assert any(entry["uri"].startswith("/v1beta/models/") for entry in egress), egress
+
+
+def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
+    stack: Stack, engine: Any
+) -> None:
+    app_started = container(engine, stack.project, "gemini-app").attrs["State"]["StartedAt"]
+    assert stack.compose("stop", "fake-gemini").returncode == 0
+    try:
+        began = time.monotonic()
+        answer = httpx.post(f"{stack.url}/generate", json={"prompt": "anyone there?"}, timeout=60)
+        took = time.monotonic() - began
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "upstream_unavailable"
+        assert took < 15, f"503 took {took:.1f} s"
+    finally:
+        assert stack.compose("start", "fake-gemini").returncode == 0
+
+    deadline = time.monotonic() + 45
+    status = 0
+    while time.monotonic() < deadline:
+        status = httpx.post(
+            f"{stack.url}/generate", json={"prompt": "back?"}, timeout=30
+        ).status_code
+        if status == 200:
+            break
+        time.sleep(1)
+    assert status == 200, "the stack did not recover after fake-gemini came back"
+    app = container(engine, stack.project, "gemini-app").attrs
+    assert app["State"]["StartedAt"] == app_started, "gemini-app was restarted"
+    assert app["RestartCount"] == 0
+
+
+# ------------------------------------------------------------------------ failure paths
+
+
+def test_unhealthy_stack_fails_up_with_that_services_logs(
+    stack_images: dict[str, str], engine: Any, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.env"
+    broken.write_text("GEMINI_TEMPERATURE=very-hot\n")
+    project = project_name()
+    try:
+        result = invoke(
+            project,
+            "up",
+            "--no-build",
+            "--env",
+            str(broken),
+            "--port",
+            str(free_port()),
+            "--timeout",
+            "40",
+            INVOKE_STACK_APP_IMAGE=stack_images["app"],
+            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert "✗ gemini-app" in output
+        assert "GEMINI_TEMPERATURE" in output  # the app's own log line says why
+        assert "✗ api-proxy" not in output
+        assert leftovers(engine, project) == ([], []), "a failed up left things behind"
+    finally:
+        compose(project, "down", "--remove-orphans", "--timeout", "5")
+
+
+def test_port_in_use_is_reported_before_anything_starts(
+    stack_images: dict[str, str], engine: Any
+) -> None:
+    project = project_name()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = invoke(
+            project,
+            "up",
+            "--no-build",
+            "--port",
+            str(port),
+            INVOKE_STACK_APP_IMAGE=stack_images["app"],
+            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
+        )
+    assert result.returncode != 0
+    assert f"host port {port}" in result.stdout + result.stderr
+    assert "--port" in result.stdout + result.stderr
+    assert leftovers(engine, project) == ([], [])
+
+
+def test_down_leaves_no_containers_or_networks(stack: Stack, engine: Any) -> None:
+    """Last in the module: it takes the shared stack down."""
+    assert leftovers(engine, stack.project)[0], "the stack should be running before down"
+    result = invoke(stack.project, "down")
+    assert result.returncode == 0, result.stderr
+    assert leftovers(engine, stack.project) == ([], [])
+    assert not (ROOT / ".local" / "stack" / stack.project).exists()
