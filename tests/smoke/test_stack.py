@@ -54,8 +54,9 @@ def compose(project: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def invoke(project: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `invoke ARGS` from the repo root, against this test's own compose project."""
-    environ = {**os.environ, "INVOKE_STACK_PROJECT": project, "COLUMNS": "200", **env}
+    environ = {**os.environ, "INVOKE_STACK_PROJECT": project, "COLUMNS": "200"}
     environ.pop("GEMINI_API_KEY", None)  # never the real API from a test
+    environ.update(env)
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args],
         cwd=ROOT,
@@ -337,6 +338,50 @@ def test_port_in_use_is_reported_before_anything_starts(
     assert f"host port {port}" in result.stdout + result.stderr
     assert "--port" in result.stdout + result.stderr
     assert leftovers(engine, project) == ([], [])
+
+
+def test_a_configured_key_reaches_the_upstream_as_a_file_not_an_env_var(
+    stack_images: dict[str, str], engine: Any, tmp_path: Path
+) -> None:
+    """The real-key path, with fake-gemini standing in for Google and accepting only that key."""
+    key = f"smoke-key-{secrets.token_hex(8)}"
+    keyed = tmp_path / "keyed.env"
+    keyed.write_text(f"FAKE_GEMINI_API_KEY={key}\n")
+    project = project_name()
+    port = free_port()
+    try:
+        result = invoke(
+            project,
+            "up",
+            "--no-build",
+            "--env",
+            str(keyed),
+            "--port",
+            str(port),
+            GEMINI_API_KEY=key,
+            INVOKE_STACK_UPSTREAM="http://fake-gemini:8001",
+            INVOKE_STACK_APP_IMAGE=stack_images["app"],
+            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "with the key from GEMINI_API_KEY (the environment)" in output
+        assert key not in output
+
+        app = container(engine, project, "gemini-app")
+        variables = app.attrs["Config"]["Env"]
+        assert "GEMINI_API_KEY_FILE=/run/secrets/gemini_api_key" in variables
+        assert not any(v.startswith("GEMINI_API_KEY=") for v in variables)
+        mounted = app.exec_run(["cat", "/run/secrets/gemini_api_key"])
+        assert mounted.output.decode().strip() == key
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/generate", json={"prompt": "keyed"}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text  # the fake accepts no other key
+    finally:
+        down = invoke(project, "down")
+    assert down.returncode == 0, down.stderr
+    assert not (ROOT / ".local" / "stack" / project).exists(), "the key file outlived the stack"
 
 
 def test_down_leaves_no_containers_or_networks(stack: Stack, engine: Any) -> None:
