@@ -9,8 +9,12 @@ copies" during verify removes only what the test made.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -269,3 +273,48 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
     leftovers = engine.containers.list(all=True, filters={"label": verify.LABEL})
     networks = engine.networks.list(filters={"label": verify.LABEL})
     assert (leftovers, networks) == ([], [])
+
+
+def test_invoke_push_builds_pushes_verifies_and_records(
+    clone: Path, registry: local_registry.LocalRegistry, engine: Any
+) -> None:
+    """The whole flow as a user runs it: no image for the commit yet, so push builds it."""
+    token = secrets.token_hex(4)
+    source = clone / "src" / "gemini_service" / "__init__.py"
+    source.write_text(source.read_text() + f"# smoke {token}: content no other image has\n")
+    git(clone, "commit", "-qam", f"smoke {token}")
+    for ignored in ("invoke.yaml", "build/wheelhouse", "build/wheelhouse.sha256"):
+        if (ROOT / ignored).is_dir():
+            shutil.copytree(ROOT / ignored, clone / ignored)
+        elif (ROOT / ignored).exists():
+            shutil.copy2(ROOT / ignored, clone / ignored)
+    name = f"gs-smoke-{token}-gemini-service"
+    env = {**os.environ, "INVOKE_IMAGE_NAME": name, "COLUMNS": "200"}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "invoke", "push", "--registry", f"{registry.address}/cli"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        record = json.loads((clone / "build" / "release.json").read_text())
+        assert record["version"] == VERSION
+        assert record["ref"] == f"{registry.address}/cli/{name}@{record['digest']}"
+        assert f"verified {record['ref']}" in " ".join(result.stdout.split())
+        digests = tag_digests(registry.client(), f"cli/{name}")
+        assert set(digests.values()) == {record["digest"]}
+    finally:
+        _remove_names(engine, [name, f"{name}-fake", f"{registry.address}/cli/{name}"])
+
+
+def _remove_names(engine: Any, repositories: list[str]) -> None:
+    """Drop only the names this test created (the ids may be shared with other builds)."""
+    for image in engine.images.list():
+        for ref in image.tags + (image.attrs.get("RepoDigests") or []):
+            if ref.rpartition("@")[0] in repositories or ref.rpartition(":")[0] in repositories:
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    engine.images.remove(ref, noprune=False)
