@@ -273,7 +273,7 @@ def registry_up(c: Context, port: int = 0) -> None:
 
     spec = _local_registry(c, port)
     try:
-        print(f"registry {local_registry.up(spec)}")
+        print(local_registry.up(spec))
     except WorkflowError as exc:
         raise Exit(str(exc)) from exc
     print(f"push to it with: invoke push --registry {spec.address}/llm-apps")

@@ -92,7 +92,7 @@ def up(spec: LocalRegistry) -> str:
     running = _running_address(spec)
     if running == spec.address:
         _wait_ready(spec)
-        return f"already running on {spec.address}"
+        return f"the local registry already runs on {spec.address}"
     if running is not None:
         raise LocalRegistryError(
             f"the local registry already runs on {running}; use that address, or stop it first "
@@ -104,12 +104,15 @@ def up(spec: LocalRegistry) -> str:
             "another port: --port N (or INVOKE_REGISTRY_PORT=N)"
         )
     spec.data_dir.mkdir(parents=True, exist_ok=True)
+    installed = ""
     if spec.use_container:
         _start_container(spec)
     else:
+        if not Path(DEBIAN_BINARY).exists():
+            installed = f"installed {DEBIAN_PACKAGE} with apt; "
         _start_process(spec)
     _wait_ready(spec)
-    return f"started on {spec.address}, storage in {spec.data_dir}"
+    return f"{installed}started the local registry on {spec.address} (storage: {spec.data_dir})"
 
 
 def _running_address(spec: LocalRegistry) -> str | None:

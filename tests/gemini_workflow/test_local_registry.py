@@ -61,7 +61,7 @@ def spec(tmp_path: Path, binary: Path) -> Iterator[LocalRegistry]:
 def test_up_starts_a_registry_with_a_generated_config(spec: LocalRegistry) -> None:
     said = local_registry.up(spec)
 
-    assert said.startswith(f"started on {spec.address}")
+    assert said.startswith(f"started the local registry on {spec.address}")
     assert spec.client().ping()
     config = spec.config_file.read_text()
     assert f"addr: {spec.address}" in config
@@ -76,7 +76,7 @@ def test_up_twice_is_a_noop(spec: LocalRegistry) -> None:
     local_registry.up(spec)
     pid = spec.pid_file.read_text()
 
-    assert local_registry.up(spec) == f"already running on {spec.address}"
+    assert local_registry.up(spec) == f"the local registry already runs on {spec.address}"
     assert spec.pid_file.read_text() == pid
 
 
@@ -188,3 +188,26 @@ def test_failed_apt_install_is_reported(tmp_path: Path, monkeypatch: pytest.Monk
 
     with pytest.raises(LocalRegistryError, match="Unable to locate package"):
         local_registry.ensure_binary()
+
+
+def test_up_installs_a_missing_binary_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "docker-registry"
+
+    def fake_apt(command: list[str], **kwargs: Any) -> Any:
+        target.write_text(STAND_IN)
+        target.chmod(0o755)
+        return type("Done", (), {"returncode": 0, "stderr": ""})()
+
+    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(target))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(local_registry.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(local_registry.subprocess, "run", fake_apt)
+    spec = LocalRegistry(state_dir=tmp_path / "state", port=free_port())
+    try:
+        said = local_registry.up(spec)
+    finally:
+        local_registry.down(spec)
+
+    assert said.startswith("installed docker-registry with apt; started the local registry")
