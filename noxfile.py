@@ -42,7 +42,14 @@ def tests(session: nox.Session) -> None:
     install_group(session, "test")
     session.install("-e", ".[dev,legacy]")
     session.run(
-        "coverage", "run", "-m", "pytest", "tests", "--ignore=tests/smoke", *session.posargs
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "tests",
+        "--ignore=tests/smoke",
+        "--ignore=tests/reliability",
+        *session.posargs,
     )
     session.run("coverage", "report")
 
@@ -53,6 +60,21 @@ def smoke(session: nox.Session) -> None:
     install_group(session, "test")
     session.install("-e", ".[dev]")
     session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Measure size, rebuild, startup, latency and throughput; print a table, write JSON."""
+    session.install("-e", ".[dev,legacy]")
+    session.run("python", "-m", "gemini_workflow.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def reliability(session: nox.Session) -> None:
+    """Break a running stack on purpose: soak, outages, crashes, hostile input, key leaks."""
+    install_group(session, "test", "reliability")
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs)
 
 
 def dockerfiles() -> list[str]:

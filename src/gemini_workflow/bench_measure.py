@@ -18,6 +18,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -829,7 +830,7 @@ def host_app(fake: str, sdk: str) -> Iterator[tuple[str, int]]:
     }
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [shutil.which("python3") or "python3", "-m", "gemini_service"],
+            [sys.executable, "-m", "gemini_service"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
