@@ -227,6 +227,6 @@ def parse_retry_delay(value: str | None) -> int | None:
 
 def markdown_table() -> str:
     """The README's error table, rendered from ERROR_TABLE."""
-    rows = ["| status | code | cause |", "|---|---|---|"]
-    rows += [f"| {s.status} | `{s.code}` | {s.cause} |" for s in ERROR_TABLE]
+    rows = ["| cause | status | code |", "|---|---|---|"]
+    rows += [f"| {s.cause} | {s.status} | `{s.code}` |" for s in ERROR_TABLE]
     return "\n".join(rows)

@@ -51,8 +51,8 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in CHATTY_LOGGERS:  # their per-call lines are wanted only when debugging
+        logging.getLogger(name).setLevel(logging.WARNING if root.level > logging.DEBUG else 0)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

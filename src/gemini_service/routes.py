@@ -54,7 +54,19 @@ STREAM_DOC: Final[dict[int | str, dict[str, Any]]] = {
             "`done` event (data: StreamDone). A failure after the first event ends the stream "
             "with an `error` event (data: ErrorResponse) instead of `done`."
         ),
-        "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        # Before OpenAPI 3.2 the schema of an event stream describes one event.
+        "content": {
+            SSE_MEDIA_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "event": {"type": "string", "enum": ["chunk", "done", "error"]},
+                        "data": {"type": "string", "description": "The event's JSON document."},
+                    },
+                    "required": ["event", "data"],
+                }
+            }
+        },
     }
 }
 

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,38 +49,54 @@ def sse_events(body: str) -> list[tuple[str, str]]:
     return events
 
 
+@dataclass
+class Served:
+    """A server running in a subprocess, its output going to `log`."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
 @contextmanager
 def running(
     args: list[str], env: Mapping[str, str], health_url: str, cwd: Path
-) -> Iterator[subprocess.Popen[str]]:
-    """A Python module served in a subprocess, healthy before the test continues."""
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+) -> Iterator[Served]:
+    """`python ARGS` in a subprocess, healthy before the test continues, stopped after it.
+
+    Output goes to a file, not a pipe: a chatty server must never block on a full pipe.
+    """
+    log = cwd / f"server-{len(list(cwd.glob('server-*.log')))}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, *args], env={**os.environ, **env}, cwd=cwd, stdout=sink, stderr=sink
+        )
+    served = Served(process, log)
     try:
-        wait_healthy(health_url, process)
-        yield process
+        wait_healthy(health_url, served)
+        yield served
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 15.0) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_healthy(url: str, served: Served, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{output}")
+        if served.process.poll() is not None:
+            code = served.process.returncode
+            raise RuntimeError(f"{served.process.args} exited with {code}:\n{served.output()}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return

@@ -26,7 +26,7 @@ from gemini_service.settings import Settings
 # httpx2 allows 100 connections by default; a burst of slow generations would then queue in
 # the pool, not at Gemini. Each connection is one in-flight call, so this bounds concurrency.
 MAX_CONNECTIONS: Final = 1000
-MAX_KEEPALIVE_CONNECTIONS: Final = 100
+MAX_KEEPALIVE_CONNECTIONS: Final = 20
 
 
 class GenaiClient(SdkAdapter):
@@ -60,7 +60,7 @@ class GenaiClient(SdkAdapter):
     async def _generate_once(self, prompt: Prompt, deadline: Deadline) -> Fragment:
         with _translated_errors():
             response = await self._client.aio.models.generate_content(
-                model=self._model, contents=prompt.text, config=_config(prompt, deadline)
+                model=self._model, contents=prompt.text, config=_config(prompt)
             )
             return _fragment(response)
 
@@ -69,7 +69,7 @@ class GenaiClient(SdkAdapter):
     ) -> AsyncGenerator[Fragment, None]:
         with _translated_errors():
             stream = await self._client.aio.models.generate_content_stream(
-                model=self._model, contents=prompt.text, config=_config(prompt, deadline)
+                model=self._model, contents=prompt.text, config=_config(prompt)
             )
             async for response in stream:
                 yield _fragment(response)
@@ -79,13 +79,16 @@ class GenaiClient(SdkAdapter):
         await self._http.aclose()
 
 
-def _config(prompt: Prompt, deadline: Deadline) -> types.GenerateContentConfig:
-    """Per-call options; the HTTP timeout is what is left of the deadline, as a backstop."""
+def _config(prompt: Prompt) -> types.GenerateContentConfig:
+    """Per-call options. No per-call http_options: the SDK deep-copies them on every call.
+
+    The deadline is enforced around the call (and by the client's HTTP timeout, as a backstop).
+    """
     return types.GenerateContentConfig(
         temperature=prompt.temperature,
         max_output_tokens=prompt.max_output_tokens,
         automatic_continuation=False,  # one call per attempt, so the deadline math holds
-        http_options=types.HttpOptions(timeout=max(1, int(deadline.remaining() * 1000))),
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
 
 
