@@ -383,7 +383,7 @@ def status_table(states: Sequence[ServiceState]) -> Table:
     """`invoke ps`: one row per service, health first because that is what people check."""
     from rich.table import Table
 
-    table = Table("service", "status", "restarts", "ports", "container")
+    table = Table("service", "status", "restarts", "published")
     colours = {"healthy": "green", "starting": "yellow"}
     for state in states:
         colour = colours.get(state.status, "green" if state.ok else "red")
@@ -392,7 +392,6 @@ def status_table(states: Sequence[ServiceState]) -> Table:
             f"[{colour}]{state.status}[/{colour}]",
             str(state.restarts),
             state.ports,
-            state.container,
         )
     return table
 
