@@ -34,6 +34,8 @@ from gemini_workflow.release import (
     RemoteTag,
     Repository,
     SourceState,
+    Tag,
+    TagKind,
     TagPlan,
     Version,
     plan_tags,
@@ -44,6 +46,7 @@ from gemini_workflow.release import (
 )
 
 Progress = Callable[[str], None]
+VERSION_LABEL = "org.opencontainers.image.version"
 _AUTH_WORDS = ("unauthorized", "authentication required", "no basic auth", "denied", "forbidden")
 
 
@@ -60,6 +63,11 @@ class PushPlan:
     @property
     def is_noop(self) -> bool:
         return not any(plan.action.pushes for plan in self.tags)
+
+    @property
+    def released(self) -> list[TagPlan]:
+        """The tags that name this release after the push (not aliases left on a newer one)."""
+        return [plan for plan in self.tags if plan.action is not Action.NEWER]
 
 
 @dataclass(frozen=True)
@@ -127,16 +135,24 @@ def ensure_artifact_registry_auth(
 
 
 def remote_tags(
-    registry: RegistryClient, repository: Repository, names: list[str]
+    registry: RegistryClient, repository: Repository, tags: list[Tag]
 ) -> dict[str, RemoteTag | None]:
-    """What each of our tags points to in the registry now (None: the tag does not exist)."""
+    """What each of our tags points to in the registry now (None: the tag does not exist).
+
+    For aliases the image's version label is read too, so that an alias never moves back.
+    """
     found: dict[str, RemoteTag | None] = {}
     try:
-        for name in names:
-            manifest = registry.manifest(repository.path, name)
-            found[name] = (
-                None if manifest is None else RemoteTag(manifest.digest, manifest.config.digest)
-            )
+        for tag in tags:
+            manifest = registry.manifest(repository.path, tag.name)
+            if manifest is None:
+                found[tag.name] = None
+                continue
+            version = None
+            if tag.kind is TagKind.ALIAS:
+                labels = registry.image_labels(repository.path, manifest.config.digest)
+                version = labels.get(VERSION_LABEL)
+            found[tag.name] = RemoteTag(manifest.digest, manifest.config.digest, version)
     except RegistryAuthError as error:
         raise auth_failure(repository.host, str(error)) from None
     except RegistryError as error:
@@ -164,8 +180,8 @@ def prepare(
         image_id = str(engine.images.get(local_image).id)
     except docker.errors.ImageNotFound:
         raise ReleaseError(f"no local image {local_image}; run `invoke build` first") from None
-    remote = remote_tags(registry, repository, [tag.name for tag in tags])
-    plans = plan_tags(tags, image_id, remote, force=force)
+    remote = remote_tags(registry, repository, tags)
+    plans = plan_tags(tags, image_id, remote, force=force, version=version)
     if message := refusal_message(repository, plans):
         raise ReleaseError(message)
     return PushPlan(repository, version, source, image_id, plans)
@@ -199,7 +215,7 @@ def execute(
     record = ReleaseRecord(
         image=repo,
         digest=digest,
-        tags=[p.tag.name for p in plan.tags],
+        tags=[p.tag.name for p in plan.released],
         version=str(plan.version),
         revision=plan.source.revision,
         pushed_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -248,9 +264,8 @@ def _push(engine: Any, repository: Repository, tag: str, progress: Progress) -> 
 
 def _single_digest(plan: PushPlan, registry: RegistryClient) -> str:
     """Read every tag back: a release is one manifest under all its names."""
-    digests = {
-        p.tag.name: registry.manifest_digest(plan.repository.path, p.tag.name) for p in plan.tags
-    }
+    path = plan.repository.path
+    digests = {p.tag.name: registry.manifest_digest(path, p.tag.name) for p in plan.released}
     if len(set(digests.values())) != 1 or None in digests.values():
         found = ", ".join(f"{tag} -> {digest}" for tag, digest in digests.items())
         raise ReleaseError(f"after the push the tags do not share one digest ({found})")
@@ -306,12 +321,11 @@ def summary_table(result: PushResult) -> Table:
     table.add_column("action")
     table.add_column("digest")
     for plan in result.plan.tags:
-        style = (
-            "green" if plan.action is Action.CREATE else "yellow" if plan.action.pushes else "dim"
-        )
-        table.add_row(
-            plan.tag.name, plan.tag.kind.value, plan.action.value, result.record.digest, style=style
-        )
+        style = "green" if plan.action.pushes else "dim"
+        digest = result.record.digest
+        if plan.action is Action.NEWER and plan.current is not None:
+            digest = f"{plan.current.digest} ({plan.current.version})"
+        table.add_row(plan.tag.name, plan.tag.kind.value, plan.action.value, digest, style=style)
     return table
 
 

@@ -120,6 +120,14 @@ class RegistryClient:
             raise RegistryError(f"unexpected manifest for {name}:{reference}: {error}") from None
         return Manifest(digest, config, layers)
 
+    def image_labels(self, name: str, config_digest: str) -> dict[str, str]:
+        """The labels in an image config blob (where the image's version is written)."""
+        response = self._request("GET", name, f"blobs/{config_digest}")
+        if response.status_code == 404:
+            return {}
+        labels = (_json(response).get("config") or {}).get("Labels") or {}
+        return {str(key): str(value) for key, value in labels.items()}
+
     def tags(self, name: str) -> list[str]:
         """Every tag of a repository (empty when the repository does not exist yet)."""
         response = self._request("GET", name, "tags/list")

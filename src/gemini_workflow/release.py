@@ -55,6 +55,15 @@ class Version:
     def is_prerelease(self) -> bool:
         return self.prerelease is not None
 
+    def precedence(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+        """semver.org rule 11 as a sort key: 1.0.0-rc.2 < 1.0.0-rc.10 < 1.0.0 < 1.0.1."""
+        identifiers = tuple(
+            (0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in (self.prerelease or "").split(".")
+            if part
+        )
+        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, identifiers)
+
     def __str__(self) -> str:
         core = f"{self.major}.{self.minor}.{self.patch}"
         return f"{core}-{self.prerelease}" if self.prerelease else core
@@ -253,6 +262,7 @@ class Action(StrEnum):
     MOVE = "move"
     OVERWRITE = "overwrite (forced)"
     REFUSE = "refuse"
+    NEWER = "kept (newer release)"  # an alias already on a newer version stays there
 
     @property
     def pushes(self) -> bool:
@@ -265,6 +275,7 @@ class RemoteTag:
 
     digest: str
     image_id: str
+    version: str | None = None  # org.opencontainers.image.version of that image, if labelled
 
 
 @dataclass(frozen=True)
@@ -275,13 +286,19 @@ class TagPlan:
 
 
 def plan_tags(
-    tags: Sequence[Tag], image_id: str, remote: Mapping[str, RemoteTag | None], *, force: bool
+    tags: Sequence[Tag],
+    image_id: str,
+    remote: Mapping[str, RemoteTag | None],
+    *,
+    force: bool,
+    version: Version | None = None,
 ) -> list[TagPlan]:
     """Decide per tag: create, leave, move, or refuse.
 
     Content is compared by image id (the digest of the image config, which names the layers
     and the metadata), not by manifest digest: the same image pushed by another tool may be
-    compressed differently, and is still the same release.
+    compressed differently, and is still the same release. Aliases only move forward: a
+    1.1.5 hotfix pushed after 1.2.0 leaves `latest` and `1` on 1.2.0.
     """
     plans = []
     for tag in tags:
@@ -290,12 +307,24 @@ def plan_tags(
             action = Action.CREATE
         elif current.image_id == image_id:
             action = Action.UNCHANGED
+        elif tag.kind is TagKind.ALIAS and _newer(current.version, version):
+            action = Action.NEWER
         elif not tag.kind.immutable:
             action = Action.MOVE
         else:
             action = Action.OVERWRITE if force else Action.REFUSE
         plans.append(TagPlan(tag, action, current))
     return plans
+
+
+def _newer(remote: str | None, ours: Version | None) -> bool:
+    """True when the remote image's version label is a newer semantic version than ours."""
+    if remote is None or ours is None:
+        return False
+    try:
+        return Version.parse(remote).precedence() > ours.precedence()
+    except ReleaseError:  # an unlabelled or non-semver image: the alias just moves
+        return False
 
 
 def refusal_message(repository: Repository, plans: Sequence[TagPlan]) -> str | None:

@@ -29,7 +29,11 @@ class FakeRegistry:
 
     def __init__(self) -> None:
         self.tags: dict[str, Manifest] = {}
+        self.labels: dict[str, dict[str, str]] = {}  # image id -> labels
         self.fail: Exception | None = None
+
+    def image_labels(self, name: str, config_digest: str) -> dict[str, str]:
+        return self.labels.get(config_digest, {})
 
     def manifest(self, name: str, reference: str) -> Manifest | None:
         if self.fail:
@@ -44,8 +48,9 @@ class FakeRegistry:
 
 
 class FakeImage:
-    def __init__(self, engine: FakeEngine, image_id: str) -> None:
+    def __init__(self, engine: FakeEngine, image_id: str, version: str = "1.2.0") -> None:
         self.id = image_id
+        self.version = version
         self.client = engine
         self.attrs = {"RootFS": {"Layers": DIFF_IDS}}
 
@@ -95,6 +100,7 @@ class FakeApi:
                 yield {"status": "Pushed", "id": short}
         digest = "sha256:" + image.id[-1] * 63 + "f"
         self.engine.registry.tags[tag] = Manifest(digest, Blob(image.id, 900), LAYERS)
+        self.engine.registry.labels[image.id] = {publish.VERSION_LABEL: image.version}
 
 
 class FakeEngine:
@@ -136,8 +142,19 @@ def revision(repo: Path) -> str:
 
 def build_into(engine: FakeEngine, repo: Path, image_id: str = IMAGE_ID) -> str:
     name = f"gemini-service:sha-{revision(repo)[:7]}"
-    engine.local[name] = FakeImage(engine, image_id)
+    version = (repo / "pyproject.toml").read_text().split('version = "')[1].split('"')[0]
+    engine.local[name] = FakeImage(engine, image_id, version)
     return name
+
+
+def commit_version(repo: Path, version: str) -> None:
+    (repo / "pyproject.toml").write_text(f'[project]\nname = "x"\nversion = "{version}"\n')
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(
+        ["git", "-C", str(repo), *identity, "commit", "-qam", version],
+        check=True,
+        capture_output=True,
+    )
 
 
 def push(
@@ -206,6 +223,26 @@ def test_other_content_under_a_published_version_is_refused_before_any_upload(
     forced = push(repo, engine, registry, force=True)
     assert registry.tags["1.2.0"].digest == forced.record.digest != first.record.digest
     assert forced.uploaded_layers == 0  # same layers, new config: nothing big to upload
+
+
+def test_a_hotfix_for_an_older_line_leaves_latest_on_the_newest_release(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry
+) -> None:
+    build_into(engine, repo)
+    newest = push(repo, engine, registry)  # 1.2.0
+    commit_version(repo, "1.1.5")
+    build_into(engine, repo, image_id="sha256:" + "3" * 64)
+
+    hotfix = push(repo, engine, registry)
+
+    assert registry.tags["latest"].digest == newest.record.digest
+    assert registry.tags["1"].digest == newest.record.digest
+    assert registry.tags["1.1.5"].digest == hotfix.record.digest
+    assert registry.tags["1.1"].digest == hotfix.record.digest
+    assert hotfix.record.tags == ["1.1.5", "1.1", f"sha-{revision(repo)[:7]}"]
+    console = Console(width=250, record=True)
+    console.print(publish.summary_table(hotfix))
+    assert f"{newest.record.digest} (1.2.0)" in console.export_text()
 
 
 def test_dirty_tree_is_refused_before_building(

@@ -32,6 +32,7 @@ MANIFEST = {
     "config": {"digest": CONFIG, "size": 900},
     "layers": [{"digest": LAYER, "size": 1234}],
 }
+IMAGE_CONFIG = {"config": {"Labels": {"org.opencontainers.image.version": "1.0.0"}}}
 INDEX = {
     "schemaVersion": 2,
     "mediaType": OCI_INDEX,
@@ -85,6 +86,7 @@ def make_handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 "/v2/ns/app/manifests/boom": (500, {"errors": [{"code": "UNKNOWN"}]}, {}),
                 "/v2/ns/app/tags/list": (200, {"name": "ns/app", "tags": ["latest", "1.0.0"]}, {}),
                 f"/v2/ns/app/blobs/{LAYER}": (200, None, {"Content-Length": "1234"}),
+                f"/v2/ns/app/blobs/{CONFIG}": (200, IMAGE_CONFIG, {}),
             }
             status, body, headers = routes.get(self.path, (404, {"errors": []}, {}))
             return self.send(status, body, headers, head=head)
@@ -171,6 +173,12 @@ def test_index_resolves_to_the_amd64_image_but_keeps_its_own_digest(stub: Stub) 
     assert manifest is not None
     assert manifest.digest == INDEX_DIGEST
     assert manifest.config.digest == CONFIG
+
+
+def test_image_labels_come_from_the_config_blob(stub: Stub) -> None:
+    client = RegistryClient(stub.host)
+    assert client.image_labels("ns/app", CONFIG) == {"org.opencontainers.image.version": "1.0.0"}
+    assert client.image_labels("ns/app", "sha256:" + "0" * 64) == {}
 
 
 def test_tags_list_and_blob_size(stub: Stub) -> None:

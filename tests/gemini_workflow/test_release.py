@@ -224,6 +224,39 @@ def test_version_tag_with_other_content_is_refused_unless_forced() -> None:
     assert not Action.REFUSE.pushes
 
 
+def test_aliases_never_move_back_to_an_older_release() -> None:
+    newer = RemoteTag("sha256:" + "8" * 64, THEIRS, version="1.3.0")
+    hotfix = Version.parse("1.2.1")
+    plans = plan_tags(TAGS, OURS, {"1": newer, "latest": newer}, force=False, version=hotfix)
+    result = {p.tag.name: p.action for p in plans}
+    assert result["1"] is Action.NEWER
+    assert result["latest"] is Action.NEWER
+    assert result["1.2"] is Action.CREATE
+    assert not Action.NEWER.pushes
+
+
+@pytest.mark.parametrize("label", [None, "0.9.0", "1.2.0-rc.1", "not-a-version"])
+def test_aliases_move_forward_or_when_the_version_is_unknown(label: str | None) -> None:
+    older = RemoteTag("sha256:" + "8" * 64, THEIRS, version=label)
+    plans = plan_tags(TAGS, OURS, {"latest": older}, force=False, version=Version.parse("1.2.0"))
+    assert plans[-1].action is Action.MOVE
+
+
+def test_version_precedence_follows_semver() -> None:
+    ordered = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-rc.2",
+        "1.0.0-rc.10",
+        "1.0.0",
+        "1.0.1",
+        "1.10.0",
+    ]
+    keys = [Version.parse(text).precedence() for text in ordered]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+
+
 def test_refusal_message_names_the_tag_its_digest_and_the_way_out() -> None:
     other = RemoteTag("sha256:" + "8" * 64, THEIRS)
     repo = Repository("127.0.0.1:5000", "llm-apps/gemini-service")
