@@ -36,7 +36,6 @@ STATE_DIR: Final = Path(".local/stack")
 """Git-ignored; holds the real key as a file for the compose secret while a stack runs."""
 
 FAKE_UPSTREAM: Final = "http://fake-gemini:8001"
-SERVICES: Final = ("api-proxy", "fake-gemini", "gemini-app")
 PROXY_SERVICE: Final = "api-proxy"
 PROJECT_LABEL: Final = "com.docker.compose.project"
 SERVICE_LABEL: Final = "com.docker.compose.service"
@@ -278,8 +277,11 @@ def port_conflict(client: Any, plan: StackPlan) -> str | None:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """True unless something listens there; TIME_WAIT leftovers of a stack just stopped
-    do not count (SO_REUSEADDR), as they would not stop docker-proxy from binding."""
+    """True unless something listens on the port.
+
+    TIME_WAIT leftovers of a stack just stopped do not count (SO_REUSEADDR): they would not
+    stop docker-proxy from binding either.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -399,11 +401,12 @@ def status_table(states: Sequence[ServiceState]) -> Table:
 def diagnose(states: Sequence[ServiceState], compose_output: str = "") -> str:
     """A failure report: which services are not healthy, their last probe and log lines.
 
-    A service is blamed only if it is not ok; if all look fine (compose itself failed, e.g.
-    a port or image problem), compose's own last lines are the evidence.
+    A service is blamed only if it ran and is not ok; one never started (its dependency
+    failed) is named, not blamed. If none failed (compose itself did, e.g. over a port or an
+    image), compose's own last lines are the evidence.
     """
     lines: list[str] = []
-    failed = [s for s in states if not s.ok]
+    failed = [s for s in states if not s.ok and s.state != "created"]
     for state in failed:
         lines.append(f"✗ {state.service}: {state.status} (container {state.container})")
         if state.restarts:
@@ -416,6 +419,9 @@ def diagnose(states: Sequence[ServiceState], compose_output: str = "") -> str:
             lines.extend(f"    {line}" for line in state.log_tail)
         else:
             lines.append("  (no log output)")
+    waiting = [s.service for s in states if s.state == "created"]
+    if waiting:
+        lines.append(f"not started, waiting for the above: {', '.join(waiting)}")
     if not failed:
         if states:
             lines.append("All containers look healthy, but compose reported a failure.")

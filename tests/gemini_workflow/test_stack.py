@@ -633,3 +633,14 @@ def test_compose_down_runs_down_with_volumes_on_request(
     result = stack.compose_down(root, "gs-unit", volumes=True)
     assert result.returncode == 0
     assert calls == [["down", "--remove-orphans", "--timeout", "10", "--volumes"]]
+
+
+def test_diagnosis_names_but_does_not_blame_services_that_never_started() -> None:
+    proxy = stack.state_from_attrs(
+        inspect_data("api-proxy", health="unhealthy", probe_output="curl: (7)"), ["emerg"]
+    )
+    app = stack.state_from_attrs(inspect_data("gemini-app", "created", None), [])
+    report = stack.diagnose([proxy, app])
+    assert "✗ api-proxy: unhealthy" in report
+    assert "✗ gemini-app" not in report
+    assert "not started, waiting for the above: gemini-app" in report
