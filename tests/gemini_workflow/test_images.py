@@ -222,6 +222,20 @@ def test_clean_image_has_no_secret_findings() -> None:
     assert images.find_secrets(inspect_data(), HISTORY) == []
 
 
+def test_the_official_python_images_own_metadata_is_not_a_secret() -> None:
+    """Public key IDs and checksums in python:*-slim must not fail every online build."""
+    env = [
+        "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",
+        "PYTHON_VERSION=3.11.14",
+        "PYTHON_SHA256=8d3ed8ec5c88c1c95f5e558612a725450d2452813ddad5e58fdb1a53b1209b78",
+    ]
+    history = [
+        {"CreatedBy": "ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D"},
+        {"CreatedBy": '/bin/sh -c gpg --batch --recv-keys "$GPG_KEY"; export GNUPGHOME'},
+    ]
+    assert images.find_secrets(inspect_data(Env=env), history) == []
+
+
 @pytest.mark.parametrize(
     ("where", "inspect", "history"),
     [
