@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -318,3 +319,59 @@ def _remove_names(engine: Any, repositories: list[str]) -> None:
             if ref.rpartition("@")[0] in repositories or ref.rpartition(":")[0] in repositories:
                 with contextlib.suppress(docker.errors.ImageNotFound):
                     engine.images.remove(ref, noprune=False)
+
+
+@pytest.fixture
+def registry_image(engine: Any) -> Iterator[str]:
+    """The image `registry.up` runs where Docker Hub answers; offline, a stand-in with the
+    same layout (Debian's build of the same program, config in /etc/docker/registry)."""
+    if not project_config().get("offline", False):
+        yield local_registry.OFFICIAL_IMAGE
+        return
+    tag = f"gs-smoke-registry:{secrets.token_hex(4)}"
+    config = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
+    config += "http:\n  addr: :5000\n"
+    dockerfile = (
+        f"FROM {project_config().images.python}\n"
+        "COPY docker-registry /bin/registry\n"
+        "COPY config.yml /etc/docker/registry/config.yml\n"
+        'ENTRYPOINT ["/bin/registry", "serve", "/etc/docker/registry/config.yml"]\n'
+    )
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        tar.add(local_registry.DEBIAN_BINARY, arcname="docker-registry")
+        for name, text in (("Dockerfile", dockerfile), ("config.yml", config)):
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    context.seek(0)
+    engine.images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+    try:
+        yield tag
+    finally:
+        engine.images.remove(tag, noprune=False)
+
+
+def test_registry_as_a_container_starts_once_serves_keeps_storage_and_stops(
+    tmp_path: Path, engine: Any, registry_image: str
+) -> None:
+    spec = local_registry.LocalRegistry(
+        state_dir=tmp_path / "registry",
+        port=free_port(),
+        use_container=True,
+        image=registry_image,
+        container_name=f"gs-smoke-registry-{secrets.token_hex(4)}",
+    )
+    try:
+        assert local_registry.up(spec).startswith("started the local registry")
+        assert local_registry.up(spec) == f"the local registry already runs on {spec.address}"
+        assert spec.client().tags("nothing/here") == []
+        container = engine.containers.get(spec.container_name)
+        mounts = {m["Destination"]: m["Source"] for m in container.attrs["Mounts"]}
+        assert mounts["/var/lib/registry"] == str(spec.data_dir.resolve())
+    finally:
+        said = local_registry.down(spec)
+    assert said == f"stopped the registry on {spec.address}"
+    assert not spec.client().ping()
+    with pytest.raises(docker.errors.NotFound):
+        engine.containers.get(spec.container_name)
