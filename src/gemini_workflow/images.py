@@ -387,6 +387,21 @@ def ensure_base(client: Any, ref: str, offline: bool) -> dict[str, Any]:
     return pulled
 
 
+def build_one(spec: docker_engine.BuildSpec, request: BuildRequest) -> None:
+    """One target; an online failure also names the usual cause on hosts like CI's."""
+    try:
+        docker_engine.build(spec, quiet=request.quiet)
+    except docker_engine.EngineUnavailable:
+        raise
+    except WorkflowError as exc:
+        if request.offline:
+            raise
+        raise WorkflowError(
+            f"{exc} Online builds download wheels from PyPI inside the build; where containers"
+            " cannot reach it, run `invoke bootstrap` (it switches to offline builds)."
+        ) from exc
+
+
 def build_images(request: BuildRequest, client: Any | None = None) -> list[ImageReport]:
     """Build, check and tag each target; raise WorkflowError with nothing new left behind."""
     preflight(request)
@@ -414,7 +429,7 @@ def build_images(request: BuildRequest, client: Any | None = None) -> list[Image
                 no_cache=request.no_cache,
                 network="none" if request.offline else None,
             )
-            docker_engine.build(spec, quiet=request.quiet)
+            build_one(spec, request)
             inspect = docker_engine.inspect_image(client, temp)
             if inspect is None:
                 raise WorkflowError(f"the build reported success but {temp} is missing")

@@ -459,3 +459,24 @@ def test_pulled_base_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(docker_engine, "inspect_image", lambda client, ref: store.get(ref))
     monkeypatch.setattr(docker_engine, "pull_image", lambda ref: store.update({ref: {"Size": 1}}))
     assert images.ensure_base(object(), "python:3.11", offline=False) == {"Size": 1}
+
+
+def test_a_failed_online_build_suggests_the_offline_path(
+    monkeypatch: pytest.MonkeyPatch, source: None
+) -> None:
+    fake = FakeEngine(inspect_data(), fail_target="app")
+    install(monkeypatch, fake)
+    with pytest.raises(WorkflowError, match=r"building failed Online builds .*invoke bootstrap"):
+        images.build_images(request(ROOT), client=object())
+
+
+def test_a_missing_engine_is_reported_as_such(
+    monkeypatch: pytest.MonkeyPatch, source: None
+) -> None:
+    def no_engine(spec: docker_engine.BuildSpec, *, quiet: bool = False) -> None:
+        raise docker_engine.EngineUnavailable("no Docker engine reachable")
+
+    install(monkeypatch, FakeEngine(inspect_data()))
+    monkeypatch.setattr(docker_engine, "build", no_engine)
+    with pytest.raises(docker_engine.EngineUnavailable, match=r"^no Docker engine reachable$"):
+        images.build_images(request(ROOT), client=object())
