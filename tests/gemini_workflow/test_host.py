@@ -252,7 +252,7 @@ def project(tmp_path: Path) -> Path:
 
 def test_wheelhouse_downloads_the_lock_and_the_build_backend(tmp_path: Path) -> None:
     root = project(tmp_path)
-    c = MockContext(run={re.compile("^python3 -m pip download"): OK})
+    c = MockContext(run={re.compile(r".* -m pip download"): OK})
     step = host.ensure_wheelhouse(c, options(root))
     assert step.changed
     locked, backend = commands(c)
@@ -271,7 +271,7 @@ def test_wheelhouse_matching_the_lock_is_kept(tmp_path: Path) -> None:
     c = MockContext(run={})
     assert not host.ensure_wheelhouse(c, options(root)).changed
     (root / lockfile.LOCK).write_text("changed\n")
-    c = MockContext(run={re.compile("^python3 -m pip download"): OK})
+    c = MockContext(run={re.compile(r".* -m pip download"): OK})
     assert host.ensure_wheelhouse(c, options(root)).changed
 
 
