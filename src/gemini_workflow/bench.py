@@ -89,18 +89,21 @@ class Report:
 # --------------------------------------------------------------------------- goals
 # One function per kind of goal, so the table and the JSON say the same thing as the issue.
 
+Judge = Callable[[Stats, Stats | None], bool | None]
+"""Decides a figure's verdict from its value and reference; None means "no verdict"."""
 
-def at_most(limit: float) -> Callable[[Stats, Stats | None], bool]:
+
+def at_most(limit: float) -> Judge:
     return lambda value, _reference: value.median < limit
 
 
-def at_most_share(share: float) -> Callable[[Stats, Stats | None], bool | None]:
+def at_most_share(share: float) -> Judge:
     return lambda value, reference: (
         None if reference is None else value.median <= share * reference.median
     )
 
 
-def at_least_share(share: float) -> Callable[[Stats, Stats | None], bool | None]:
+def at_least_share(share: float) -> Judge:
     return lambda value, reference: (
         None if reference is None else value.median >= share * reference.median
     )
@@ -114,7 +117,7 @@ def figure(
     reference: Stats | None,
     reference_label: str,
     goal: str,
-    judge: Callable[[Stats, Stats | None], bool | None] | None = None,
+    judge: Judge | None = None,
     note: str = "",
 ) -> Figure:
     """Build a Figure and judge it against its goal in one step."""
