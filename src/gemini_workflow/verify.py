@@ -109,8 +109,14 @@ def verify(
         pulled = engine.images.get(repo_digest)
         if pulled.id != image_id:
             raise ReleaseError(f"pulled {pulled.id}, but the manifest names {image_id}")
-    finally:
-        _restore_tags(engine, image_id, removed)
+    except ReleaseError as error:
+        if removed and not _restore_tags(engine, image_id, removed):
+            raise ReleaseError(
+                f"{error}\nthe local copies ({', '.join(removed)}) were removed before the pull; "
+                "`invoke build` makes them again"
+            ) from None
+        raise
+    _restore_tags(engine, image_id, removed)
     with _private_network(engine) as (network, run_id):
         progress("starting the fake Gemini and the pulled image")
         fake = _run(engine, fake_image, f"{run_id}-fake", network, {"PORT": str(FAKE_PORT)}, {})
@@ -126,8 +132,9 @@ def verify(
             },
             {f"{APP_PORT}/tcp": ("127.0.0.1", None)},
         )
-        progress("waiting for the health check")
+        progress("waiting for the health checks")
         health = _wait_healthy(app, timeout)
+        _wait_healthy(fake, timeout)
         port = _host_port(app)
         progress("asking /generate")
         text = _generate(f"http://127.0.0.1:{port}", app)
@@ -196,17 +203,21 @@ def _remove_local(engine: Any, image_id: str, notes: list[str]) -> list[str]:
     return tags
 
 
-def _restore_tags(engine: Any, image_id: str, tags: list[str]) -> None:
-    """Give the pulled image its local names back, so `invoke up` keeps working."""
+def _restore_tags(engine: Any, image_id: str, tags: list[str]) -> bool:
+    """Give the pulled image its local names back, so `invoke up` keeps working.
+
+    False when there is no image to name (the pull failed).
+    """
     import docker.errors
 
     try:
         image = engine.images.get(image_id)
     except docker.errors.ImageNotFound:
-        return
+        return False
     for name in tags:
         repository, _, tag = name.rpartition(":")
         image.tag(repository, tag)
+    return True
 
 
 def _pull(engine: Any, ref: ImageReference) -> int:

@@ -280,9 +280,11 @@ def test_a_missing_fake_image_says_build(engine: FakeEngine, registry: FakeRegis
         run(engine, registry)
 
 
-def test_failed_pull_is_reported(engine: FakeEngine, registry: FakeRegistry) -> None:
+def test_failed_pull_says_the_local_copies_are_gone_and_how_to_get_them_back(
+    engine: FakeEngine, registry: FakeRegistry
+) -> None:
     engine.api.events = [{"error": "manifest unknown"}]
-    with pytest.raises(ReleaseError, match="manifest unknown"):
+    with pytest.raises(ReleaseError, match=r"(?s)manifest unknown.*`invoke build` makes them"):
         run(engine, registry)
 
 
