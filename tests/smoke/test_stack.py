@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    """Poll CHECK once a second until it holds or SECONDS pass; transport errors count as no."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    return False
 
 
 def project_name() -> str:
@@ -254,6 +267,21 @@ def test_app_reaches_gemini_through_the_proxy_by_service_name(stack: Stack, engi
     assert any(entry["uri"].startswith("/v1beta/models/") for entry in egress), egress
 
 
+def test_app_down_gives_a_json_502_from_nginx_not_html(stack: Stack) -> None:
+    assert stack.compose("stop", "gemini-app").returncode == 0
+    try:
+        answer = httpx.get(
+            f"{stack.url}/health", headers={"X-Request-ID": "smoke-app-down"}, timeout=30
+        )
+        assert answer.status_code == 502
+        assert answer.headers["content-type"].startswith("application/json")
+        error = answer.json()["error"]
+        assert (error["code"], error["request_id"]) == ("app_unavailable", "smoke-app-down")
+    finally:
+        assert stack.compose("start", "gemini-app").returncode == 0
+    assert wait_for(lambda: httpx.get(f"{stack.url}/health", timeout=5).status_code == 200, 60)
+
+
 def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
     stack: Stack, engine: Any
 ) -> None:
@@ -269,16 +297,11 @@ def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
     finally:
         assert stack.compose("start", "fake-gemini").returncode == 0
 
-    deadline = time.monotonic() + 45
-    status = 0
-    while time.monotonic() < deadline:
-        status = httpx.post(
-            f"{stack.url}/generate", json={"prompt": "back?"}, timeout=30
-        ).status_code
-        if status == 200:
-            break
-        time.sleep(1)
-    assert status == 200, "the stack did not recover after fake-gemini came back"
+    def answers() -> bool:
+        back = httpx.post(f"{stack.url}/generate", json={"prompt": "back?"}, timeout=30)
+        return back.status_code == 200
+
+    assert wait_for(answers, 45), "the stack did not recover after fake-gemini came back"
     app = container(engine, stack.project, "gemini-app").attrs
     assert app["State"]["StartedAt"] == app_started, "gemini-app was restarted"
     assert app["RestartCount"] == 0
