@@ -29,7 +29,7 @@ import docker.errors
 import invoke
 import pytest
 
-from gemini_workflow import images, local_registry, publish, verify
+from gemini_workflow import local_registry, publish, verify
 from gemini_workflow.registry import RegistryClient
 from gemini_workflow.release import ImageReference, ReleaseError, Repository
 
@@ -46,13 +46,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def project_config() -> Any:
-    """The repository's invoke config (invoke.yaml from `invoke bootstrap` included)."""
-    config = invoke.Config(project_location=str(ROOT))
-    config.load_project()
-    return config
-
-
 def git(repo: Path, *args: str) -> str:
     identity = ["-c", "user.name=smoke", "-c", "user.email=smoke@example.com"]
     return subprocess.run(
@@ -61,20 +54,14 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    client = docker.from_env()
-    client.ping()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_registry.LocalRegistry]:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, invoke_config: invoke.Config
+) -> Iterator[local_registry.LocalRegistry]:
     """A fresh registry, as `invoke registry.up` starts it on this kind of host."""
     spec = local_registry.LocalRegistry(
         state_dir=tmp_path_factory.mktemp("registry"),
         port=free_port(),
-        use_container=not project_config().get("offline", False),
+        use_container=not invoke_config.offline,
         container_name=f"gs-smoke-registry-{secrets.token_hex(4)}",
     )
     local_registry.up(spec)
@@ -85,21 +72,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_registr
 
 
 @pytest.fixture(scope="module")
-def app_image(engine: Any) -> str:
-    """The app image `invoke build` makes for this version; built here when missing."""
-    version = _pyproject_version()
-    wanted = [f"{images.image_name_for('gemini-service', t)}:{version}" for t in ("app", "fake")]
-    if not all(_exists(engine, ref) for ref in wanted):
-        subprocess.run([sys.executable, "-m", "invoke", "build"], cwd=ROOT, check=True)
-    return wanted[0]
-
-
-def _exists(engine: Any, ref: str) -> bool:
-    try:
-        engine.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
+def app_image(built_images: dict[str, str]) -> str:
+    """The app image of this session's build (conftest), the base of every pushed image."""
+    return built_images["app"]
 
 
 def _pyproject_version() -> str:
@@ -247,7 +222,7 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
     registry: local_registry.LocalRegistry,
     make_image: Callable[[str, str], str],
     engine: Any,
-    app_image: str,
+    built_images: dict[str, str],
 ) -> None:
     revision = git(clone, "rev-parse", "HEAD").strip()
     name = local_name()
@@ -259,7 +234,7 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
         engine,
         registry.client(),
         ImageReference.parse(f"{registry.address}/verify/gemini-service:1.2.0"),
-        fake_image=app_image.replace("gemini-service:", "gemini-service-fake:"),
+        fake_image=built_images["fake"],
         timeout=90,
     )
 
@@ -322,17 +297,17 @@ def _remove_names(engine: Any, repositories: list[str]) -> None:
 
 
 @pytest.fixture
-def registry_image(engine: Any) -> Iterator[str]:
+def registry_image(engine: Any, invoke_config: invoke.Config) -> Iterator[str]:
     """The image `registry.up` runs where Docker Hub answers; offline, a stand-in with the
     same layout (Debian's build of the same program, config in /etc/docker/registry)."""
-    if not project_config().get("offline", False):
+    if not invoke_config.offline:
         yield local_registry.OFFICIAL_IMAGE
         return
     tag = f"gs-smoke-registry:{secrets.token_hex(4)}"
     config = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
     config += "http:\n  addr: :5000\n"
     dockerfile = (
-        f"FROM {project_config().images.python}\n"
+        f"FROM {invoke_config.images.python}\n"
         "COPY docker-registry /bin/registry\n"
         "COPY config.yml /etc/docker/registry/config.yml\n"
         'ENTRYPOINT ["/bin/registry", "serve", "/etc/docker/registry/config.yml"]\n'
