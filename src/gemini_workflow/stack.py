@@ -54,8 +54,7 @@ class ApiKey:
     """Where the real Gemini key comes from; never printed, only its origin is."""
 
     origin: str
-    value: str | None = field(default=None, repr=False)
-    file: Path | None = None
+    value: str = field(repr=False)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -89,17 +88,24 @@ def find_api_key(environ: Mapping[str, str], dotenv: Path) -> ApiKey | None:
     for origin, values in sources:
         key_file = values.get("GEMINI_API_KEY_FILE", "").strip()
         if key_file:
-            path = Path(key_file).expanduser()
-            if not path.is_file():
-                raise StackError(
-                    f"GEMINI_API_KEY_FILE from {origin} points to {path}, which is not a file; "
-                    "fix the path or unset it to use the fake Gemini"
-                )
-            return ApiKey(origin=f"GEMINI_API_KEY_FILE ({origin})", file=path.resolve())
+            return ApiKey(f"GEMINI_API_KEY_FILE ({origin})", _read_key_file(Path(key_file)))
         key = values.get("GEMINI_API_KEY", "").strip()
         if key:
-            return ApiKey(origin=f"GEMINI_API_KEY ({origin})", value=key)
+            return ApiKey(f"GEMINI_API_KEY ({origin})", key)
     return None
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        key = path.expanduser().read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise StackError(
+            f"GEMINI_API_KEY_FILE {path} cannot be read ({error.strerror}); fix the path, "
+            "or unset it to use the fake Gemini"
+        ) from None
+    if not key:
+        raise StackError(f"GEMINI_API_KEY_FILE {path} is empty; put the key in it, or unset it")
+    return key
 
 
 def resolve_env_file(root: Path, name: str) -> Path:
@@ -151,11 +157,9 @@ class StackPlan:
         return self.root / STATE_DIR / self.project
 
     def secret_file(self) -> Path:
-        """The file the compose secret mounts: the user's key file, ours, or the placeholder."""
-        if self.key is None or not self.uses_real_key:
+        """The file the compose secret mounts: our copy of the key, or the placeholder."""
+        if not self.uses_real_key:
             return self.root / PLACEHOLDER_KEY_FILE
-        if self.key.file is not None:
-            return self.key.file
         return self.state_dir / "gemini_api_key"
 
     def compose_env(self) -> dict[str, str]:
@@ -224,13 +228,14 @@ def plan_stack(
 
 
 def write_secret(plan: StackPlan) -> Path:
-    """Materialise an environment-held key as the file the compose secret mounts.
+    """Write the key to the file the compose secret mounts.
 
-    The directory is private (0700); the file itself must be readable by the container's
-    unprivileged user, which sees only the file, never the directory.
+    Always a copy, even of a GEMINI_API_KEY_FILE: compose bind-mounts the file as it is, and
+    the container's unprivileged user (uid 10001) could not read a typical 0600 key file.
+    The directory is private (0700); the container sees only the file, never the directory.
     """
     target = plan.secret_file()
-    if plan.key is None or plan.key.value is None or not plan.uses_real_key:
+    if plan.key is None or not plan.uses_real_key:
         return target
     plan.state_dir.mkdir(parents=True, exist_ok=True)
     plan.state_dir.chmod(0o700)

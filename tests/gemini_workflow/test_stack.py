@@ -78,7 +78,7 @@ def test_key_in_environment_selects_the_real_upstream(root: Path) -> None:
     chosen = plan(root, environ={"GEMINI_API_KEY": "AIza-secret"})
     assert chosen.upstream == REAL
     assert chosen.uses_real_key
-    assert chosen.key == ApiKey(origin="GEMINI_API_KEY (the environment)", value="AIza-secret")
+    assert chosen.key == ApiKey("GEMINI_API_KEY (the environment)", "AIza-secret")
     assert "AIza-secret" not in chosen.summary()
     assert "AIza-secret" not in repr(chosen)
 
@@ -103,18 +103,38 @@ def test_blank_key_as_in_env_example_counts_as_no_key(root: Path) -> None:
     assert stack.find_api_key({"GEMINI_API_KEY": "  "}, root / ".env") is None
 
 
-def test_key_file_is_mounted_directly_without_a_copy(root: Path, tmp_path: Path) -> None:
+def test_key_file_is_copied_so_the_containers_user_can_read_it(root: Path, tmp_path: Path) -> None:
     key_file = tmp_path / "key.txt"
-    key_file.write_text("k\n")
+    key_file.write_text("from-a-file\n")
+    key_file.chmod(0o600)
     chosen = plan(root, environ={"GEMINI_API_KEY_FILE": str(key_file)})
-    assert chosen.secret_file() == key_file.resolve()
-    assert stack.write_secret(chosen) == key_file.resolve()
-    assert not chosen.state_dir.exists()
+    assert chosen.key == ApiKey("GEMINI_API_KEY_FILE (the environment)", "from-a-file")
+    copy = stack.write_secret(chosen)
+    assert copy == chosen.state_dir / "gemini_api_key"
+    assert copy.read_text() == "from-a-file\n"
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o644
 
 
-def test_missing_key_file_is_an_error_naming_the_path(root: Path) -> None:
-    with pytest.raises(StackError, match=r"/nope/key"):
+def test_key_file_wins_over_a_key_in_the_same_place(root: Path, tmp_path: Path) -> None:
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("file\n")
+    key = stack.find_api_key(
+        {"GEMINI_API_KEY_FILE": str(key_file), "GEMINI_API_KEY": "env"}, root / ".env"
+    )
+    assert key is not None
+    assert key.value == "file"
+
+
+def test_unreadable_key_file_is_an_error_naming_the_path(root: Path) -> None:
+    with pytest.raises(StackError, match=r"/nope/key cannot be read"):
         stack.find_api_key({"GEMINI_API_KEY_FILE": "/nope/key"}, root / ".env")
+
+
+def test_empty_key_file_is_an_error(root: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(StackError, match="is empty"):
+        stack.find_api_key({"GEMINI_API_KEY_FILE": str(empty)}, root / ".env")
 
 
 def test_test_env_pins_the_fake_even_with_a_real_key(root: Path) -> None:
