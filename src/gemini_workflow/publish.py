@@ -47,6 +47,7 @@ from gemini_workflow.release import (
 
 Progress = Callable[[str], None]
 VERSION_LABEL = "org.opencontainers.image.version"
+REVISION_LABEL = "org.opencontainers.image.revision"
 _AUTH_WORDS = ("unauthorized", "authentication required", "no basic auth", "denied", "forbidden")
 
 
@@ -177,14 +178,30 @@ def prepare(
 
     tags = release_tags(version, source)
     try:
-        image_id = str(engine.images.get(local_image).id)
+        image = engine.images.get(local_image)
     except docker.errors.ImageNotFound:
         raise ReleaseError(f"no local image {local_image}; run `invoke build` first") from None
+    _check_labels(local_image, image.labels or {}, version, source)
+    image_id = str(image.id)
     remote = remote_tags(registry, repository, tags)
     plans = plan_tags(tags, image_id, remote, force=force, version=version)
     if message := refusal_message(repository, plans):
         raise ReleaseError(message)
     return PushPlan(repository, version, source, image_id, plans)
+
+
+def _check_labels(
+    local_image: str, labels: dict[str, str], version: Version, source: SourceState
+) -> None:
+    """The image's own metadata must agree with the tags it is about to get."""
+    expected = {VERSION_LABEL: str(version), REVISION_LABEL: source.revision}
+    for key, want in expected.items():
+        have = labels.get(key)
+        if have is not None and have != want:
+            raise ReleaseError(
+                f"{local_image} says {key}={have}, but this release is {want}; it was not built "
+                "from this commit: run `invoke build`, then push again"
+            )
 
 
 def execute(

@@ -51,6 +51,7 @@ class FakeImage:
     def __init__(self, engine: FakeEngine, image_id: str, version: str = "1.2.0") -> None:
         self.id = image_id
         self.version = version
+        self.labels: dict[str, str] = {}
         self.client = engine
         self.attrs = {"RootFS": {"Layers": DIFF_IDS}}
 
@@ -333,6 +334,35 @@ def test_artifact_registry_message_names_gcloud_and_the_role() -> None:
     message = str(publish.auth_failure("us-docker.pkg.dev", "denied"))
     assert "gcloud auth configure-docker us-docker.pkg.dev" in message
     assert "roles/artifactregistry.writer" in message
+
+
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [
+        ("org.opencontainers.image.version", "1.1.0"),
+        ("org.opencontainers.image.revision", "f" * 40),
+    ],
+)
+def test_an_image_whose_labels_disagree_with_the_release_is_refused(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry, label: str, value: str
+) -> None:
+    name = build_into(engine, repo)
+    engine.local[name].labels = {label: value}
+
+    with pytest.raises(ReleaseError, match=f"says {label}={value}.*not built from this commit"):
+        push(repo, engine, registry)
+    assert engine.api.pushed == []
+
+
+def test_matching_labels_are_accepted(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry
+) -> None:
+    name = build_into(engine, repo)
+    engine.local[name].labels = {
+        "org.opencontainers.image.version": "1.2.0",
+        "org.opencontainers.image.revision": revision(repo),
+    }
+    assert push(repo, engine, registry).record.version == "1.2.0"
 
 
 def test_missing_local_image_says_build(engine: FakeEngine, registry: FakeRegistry) -> None:

@@ -103,7 +103,11 @@ def make_image(engine: Any, app_image: str) -> Iterator[Callable[[str, str], str
 
     def make(local_name: str, revision: str) -> str:
         tag = f"{local_name}:sha-{revision[:7]}"
-        dockerfile = f"FROM {app_image}\nLABEL {TEST_LABEL}={secrets.token_hex(8)}\n"
+        dockerfile = (
+            f"FROM {app_image}\nLABEL {TEST_LABEL}={secrets.token_hex(8)} "
+            f"org.opencontainers.image.version={VERSION} "
+            f"org.opencontainers.image.revision={revision}\n"
+        )
         engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
         made.append(tag)
         return tag
