@@ -159,12 +159,14 @@ def test_stops_on_sigterm_quickly(engine: Any, built_images: dict[str, str], tar
         )
         wait_healthy(container)
         started = time.monotonic()
-        container.stop(timeout=10)  # SIGTERM, then SIGKILL after 10 s
+        # SIGTERM, then SIGKILL if still running after 3 s: the engine's own timer, so the
+        # time it spends tearing the container down afterwards (long on a busy host) does
+        # not count. Exit code 0 means the server exited by itself within the bound.
+        container.stop(timeout=STOP_WITHIN_SECONDS)
         elapsed = time.monotonic() - started
         container.reload()
-        print(f"\n{target} stopped {elapsed:.2f} s after SIGTERM")
-        assert elapsed < STOP_WITHIN_SECONDS
-        assert container.attrs["State"]["ExitCode"] == 0  # a clean exit, not a kill
+        print(f"\n{target}: docker stop returned after {elapsed:.2f} s")
+        assert container.attrs["State"]["ExitCode"] == 0, "killed: SIGTERM was not handled"
     finally:
         remove(container)
 
