@@ -24,6 +24,8 @@ from gemini_workflow import docker_engine, host, lockfile
 from gemini_workflow.errors import WorkflowError
 
 DOCKERFILE = Path("containers/Dockerfile")
+# What the Dockerfile copies or mounts from the build context.
+IMAGE_INPUTS = ("pyproject.toml", "README.md", "src/gemini_service", "containers")
 TARGETS = ("app", "fake")
 # Build arguments that select the offline path: the same Dockerfile, other inputs.
 OFFLINE_INDEX_OPTIONS = "--no-index --find-links /wheels"
@@ -83,7 +85,12 @@ def read_source_info(root: Path) -> SourceInfo:
         return result.stdout.strip()
 
     revision = git("rev-parse", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    # Like `git describe --dirty` (changed tracked files), plus new files where the image
+    # takes its inputs from: those would be built in without being in the commit.
+    dirty = bool(
+        git("status", "--porcelain", "--untracked-files=no")
+        or git("status", "--porcelain", "--untracked-files=all", "--", *IMAGE_INPUTS)
+    )
     committed = datetime.fromisoformat(git("log", "-1", "--format=%cI"))
     license_field = project.get("license", "")
     licenses = license_field if isinstance(license_field, str) else license_field.get("text", "")

@@ -191,6 +191,15 @@ def test_a_modified_tracked_file_makes_the_tree_dirty(tmp_path: Path) -> None:
     assert images.read_source_info(tmp_path).dirty
 
 
+def test_a_new_file_in_the_image_inputs_makes_the_tree_dirty(tmp_path: Path) -> None:
+    make_repo(tmp_path)
+    (tmp_path / "notes.txt").write_text("not built into the image\n")
+    assert not images.read_source_info(tmp_path).dirty
+    (tmp_path / "src/gemini_service").mkdir(parents=True)
+    (tmp_path / "src/gemini_service/new.py").write_text("x = 1\n")
+    assert images.read_source_info(tmp_path).dirty
+
+
 def test_outside_git_the_error_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
     with pytest.raises(WorkflowError, match="git clone"):
