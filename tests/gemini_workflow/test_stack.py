@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 import threading
@@ -13,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke.config import Config
+from invoke.context import MockContext
+from invoke.exceptions import Exit
+from invoke.runners import Result
 
 from gemini_workflow import stack
 from gemini_workflow.errors import WorkflowError
@@ -664,3 +669,50 @@ def test_diagnosis_names_but_does_not_blame_services_that_never_started() -> Non
     assert "✗ api-proxy: unhealthy" in report
     assert "✗ gemini-app" not in report
     assert "not started, waiting for the above: gemini-app" in report
+
+
+# ----------------------------------------------------------------- the tasks, kept thin
+
+
+@pytest.fixture(scope="module")
+def tasks() -> Any:
+    """tasks.py as a module, loaded by path like invoke does."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "tasks.py"
+    spec = importlib.util.spec_from_file_location("tasks_under_test", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def task_context(tasks: Any, run: dict[Any, Result] | None = None) -> MockContext:
+    stack_config = {**tasks.CONFIG["stack"], "project": "p9"}
+    return MockContext(
+        config=Config(overrides={**tasks.CONFIG, "stack": stack_config}), run=run or {}
+    )
+
+
+def test_logs_task_follows_one_service_of_the_configured_project(tasks: Any) -> None:
+    c = task_context(tasks, {re.compile(r"^docker compose -p p9 .* logs"): Result("")})
+    tasks.logs(c, service="gemini-app", follow=True)
+    (command,) = [call.args[0] for call in c.run.call_args_list]
+    assert command.endswith("logs --tail 200 --follow gemini-app")
+
+
+def test_up_without_build_names_the_missing_images(
+    tasks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack, "engine_client", lambda: FakeClient([]))
+    with pytest.raises(Exit, match=r"missing gemini-service:sha-.*invoke build"):
+        tasks.up(task_context(tasks), no_build=True)
+
+
+def test_ps_task_says_how_to_start_a_stack_that_is_not_running(
+    tasks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack, "engine_client", lambda: FakeClient([]))
+    with pytest.raises(Exit, match="stack p9 is not running: start it with `invoke up`"):
+        tasks.ps(task_context(tasks))
