@@ -584,6 +584,7 @@ def greet(plan: StackPlan, result: UpResult, console: Console) -> Answer:
             "it keeps running for inspection (`invoke logs gemini-app`); `invoke down` stops it"
         )
     console.print(f"answer through the proxy: {answer.text}")
+    console.print("status: invoke ps · logs: invoke logs [-s SERVICE] [-f] · stop: invoke down")
     return answer
 
 
