@@ -176,7 +176,9 @@ class RegistryClient:
                 method, url, headers=headers, auth=auth, timeout=self.timeout
             )
         except requests.RequestException as error:
-            raise RegistryError(f"cannot reach the registry at {self.host}: {error}") from None
+            raise RegistryError(
+                f"cannot reach the registry at {self.host} ({_reason(error)})"
+            ) from None
 
     def _authenticate(self, challenge: str, name: str) -> None:
         """Answer a Basic or Bearer challenge (the token flow every hosted registry uses)."""
@@ -197,13 +199,23 @@ class RegistryClient:
                 fields["realm"], params=query, auth=self.credentials, timeout=self.timeout
             )
         except requests.RequestException as error:
-            raise RegistryError(f"cannot reach the token service of {self.host}: {error}") from None
+            raise RegistryError(
+                f"cannot reach the token service of {self.host} ({_reason(error)})"
+            ) from None
         if response.status_code in {401, 403}:
             raise RegistryAuthError(f"{self.host} refused a token for {name}")
         body = _json(response)
         token = body.get("token") or body.get("access_token")
         if isinstance(token, str):
             self._tokens[name] = token
+
+
+def _reason(error: requests.RequestException) -> str:
+    """The useful end of urllib3's nested message: "[Errno 111] Connection refused"."""
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    match = re.search(r"\[Errno -?\d+\] [^\"')]+", str(error))
+    return match[0] if match else type(error).__name__
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
