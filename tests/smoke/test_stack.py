@@ -55,7 +55,8 @@ def compose(project: str, *args: str) -> subprocess.CompletedProcess[str]:
 def invoke(project: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `invoke ARGS` from the repo root, against this test's own compose project."""
     environ = {**os.environ, "INVOKE_STACK_PROJECT": project, "COLUMNS": "200"}
-    environ.pop("GEMINI_API_KEY", None)  # never the real API from a test
+    for variable in ("GEMINI_API_KEY", "GEMINI_API_KEY_FILE"):
+        environ.pop(variable, None)  # never the real API from a test
     environ.update(env)
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args],
