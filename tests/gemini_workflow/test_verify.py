@@ -274,10 +274,18 @@ def test_a_missing_blob_fails_before_anything_local_is_removed(
     assert engine.removed == []
 
 
-def test_a_missing_fake_image_says_build(engine: FakeEngine, registry: FakeRegistry) -> None:
+def test_without_a_local_fake_image_the_fake_runs_from_the_pulled_image(
+    engine: FakeEngine, registry: FakeRegistry
+) -> None:
     engine.local.pop()
-    with pytest.raises(ReleaseError, match="invoke build"):
-        run(engine, registry)
+
+    report = run(engine, registry)
+
+    fake_run, app_run = engine.containers.runs
+    assert fake_run["image"] == app_run["image"] == f"{REPO}@{DIGEST}"
+    assert fake_run["entrypoint"] == ["python", "-m", "gemini_service.fake"]
+    assert app_run["entrypoint"] is None
+    assert "ran the fake from the pulled image" in report.notes[0]
 
 
 def test_failed_pull_says_the_local_copies_are_gone_and_how_to_get_them_back(

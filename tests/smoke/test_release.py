@@ -255,6 +255,31 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
     assert (leftovers, networks) == ([], [])
 
 
+def test_verify_needs_nothing_but_the_registry(
+    clone: Path,
+    registry: local_registry.LocalRegistry,
+    make_image: Callable[[str, str], str],
+    engine: Any,
+) -> None:
+    """Without a local fake image (a deploy host), the fake runs from the pulled image."""
+    revision = git(clone, "rev-parse", "HEAD").strip()
+    name = local_name()
+    make_image(name, revision)
+    pushed = push(clone, registry, "bare", name)
+
+    report = verify.verify(
+        engine,
+        registry.client(),
+        ImageReference.parse(pushed.record.ref),
+        fake_image=f"gs-smoke-absent-{secrets.token_hex(4)}:none",
+        timeout=90,
+    )
+
+    assert any("ran the fake from the pulled image" in note for note in report.notes)
+    assert report.health == "healthy"
+    assert report.generated_text
+
+
 def test_invoke_push_builds_pushes_verifies_and_records(
     clone: Path, registry: local_registry.LocalRegistry, engine: Any
 ) -> None:
