@@ -177,13 +177,20 @@ def _running_pid(spec: LocalRegistry) -> int | None:
     return pid if str(spec.config_file.resolve()).encode() in cmdline else None
 
 
-def _alive(spec: LocalRegistry) -> bool:
-    """The started process still runs (not yet reaped counts as gone)."""
+def _alive(pid: int) -> bool:
+    """The process still runs; a zombie (exited, not yet reaped) counts as gone."""
     try:
-        stat = Path(f"/proc/{int(spec.pid_file.read_text())}/stat").read_text()
-    except (OSError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _started_pid(spec: LocalRegistry) -> int:
+    try:
+        return int(spec.pid_file.read_text())
+    except (OSError, ValueError):
+        return -1
 
 
 def _stop_process(spec: LocalRegistry) -> bool:
@@ -193,12 +200,12 @@ def _stop_process(spec: LocalRegistry) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+    while time.monotonic() < deadline and _alive(pid):
         _reap(pid)
         time.sleep(0.05)
-    if Path(f"/proc/{pid}").exists():
+    if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-        _reap(pid)
+    _reap(pid)
     return True
 
 
@@ -269,7 +276,7 @@ def _wait_ready(spec: LocalRegistry) -> None:
     while time.monotonic() < deadline:
         if client.ping():
             return
-        if not spec.use_container and not _alive(spec):
+        if not spec.use_container and not _alive(_started_pid(spec)):
             break  # the process is gone: waiting longer cannot help
         time.sleep(0.1)
     tail = spec.log_file.read_text()[-1500:] if spec.log_file.exists() else "(no log)"
