@@ -63,7 +63,11 @@ def test_upstream_outage_gives_only_mapped_503_504_then_full_recovery(clean_stac
     total = 3 + OUTAGE_SECONDS + RECOVERY_SECONDS + 10
     outcomes, t = asyncio.run(load_while(clean_stack, total, outage))
 
-    during = started_between(outcomes, t["down"], t["starting"])
+    # Sent and answered while the upstream was down. (A request sent late in the outage may
+    # succeed: the app's retries can reach the upstream once it is back. That is the point.)
+    during = [
+        o for o in started_between(outcomes, t["down"], t["starting"]) if o.finished < t["starting"]
+    ]
     after = started_between(outcomes, t["back"] + RECOVERY_SECONDS, float("inf"))
     assert during, "no request was sent during the outage"
     bad = [judge(o, allowed_statuses=(503, 504)) for o in outcomes]
