@@ -288,6 +288,8 @@ def test_invoke_push_builds_pushes_verifies_and_records(
     source = clone / "src" / "gemini_service" / "__init__.py"
     source.write_text(source.read_text() + f"# smoke {token}: content no other image has\n")
     git(clone, "commit", "-qam", f"smoke {token}")
+    # The clone is a new checkout on this host: bootstrap it, starting from this checkout's
+    # git-ignored host state so that only what the committed lock changed is downloaded.
     for ignored in ("invoke.yaml", "build/wheelhouse", "build/wheelhouse.sha256"):
         if (ROOT / ignored).is_dir():
             shutil.copytree(ROOT / ignored, clone / ignored)
@@ -295,9 +297,10 @@ def test_invoke_push_builds_pushes_verifies_and_records(
             shutil.copy2(ROOT / ignored, clone / ignored)
     name = f"gs-smoke-{token}-gemini-service"
     env = {**os.environ, "INVOKE_IMAGE_NAME": name, "COLUMNS": "200"}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "invoke", "push", "--registry", f"{registry.address}/cli"],
+
+    def invoke_in_clone(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
             cwd=clone,
             env=env,
             capture_output=True,
@@ -305,6 +308,11 @@ def test_invoke_push_builds_pushes_verifies_and_records(
             timeout=600,
             check=False,
         )
+
+    try:
+        bootstrap = invoke_in_clone("bootstrap")
+        assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
+        result = invoke_in_clone("push", "--registry", f"{registry.address}/cli")
         assert result.returncode == 0, result.stdout + result.stderr
         record = json.loads((clone / "build" / "release.json").read_text())
         assert record["version"] == VERSION
