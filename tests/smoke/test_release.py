@@ -96,16 +96,16 @@ def clone(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_image(engine: Any, app_image: str) -> Iterator[Callable[[str, str], str]]:
+def make_image(engine: Any, app_image: str) -> Iterator[Callable[..., str]]:
     """Images derived from the app image that differ only by a label: new content, no new
     layers. Named for the clone's commit, the way `invoke build` names its images."""
     made: list[str] = []
 
-    def make(local_name: str, revision: str) -> str:
+    def make(local_name: str, revision: str, version: str = VERSION) -> str:
         tag = f"{local_name}:sha-{revision[:7]}"
         dockerfile = (
             f"FROM {app_image}\nLABEL {TEST_LABEL}={secrets.token_hex(8)} "
-            f"org.opencontainers.image.version={VERSION} "
+            f"org.opencontainers.image.version={version} "
             f"org.opencontainers.image.revision={revision}\n"
         )
         engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
@@ -153,7 +153,7 @@ def local_name() -> str:
 
 
 def test_push_creates_exactly_the_release_tags_on_one_digest(
-    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[..., str]
 ) -> None:
     revision = git(clone, "rev-parse", "HEAD").strip()
     name = local_name()
@@ -172,7 +172,7 @@ def test_push_creates_exactly_the_release_tags_on_one_digest(
 
 
 def test_second_push_of_same_version_and_content_is_a_noop(
-    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[..., str]
 ) -> None:
     revision = git(clone, "rev-parse", "HEAD").strip()
     name = local_name()
@@ -189,7 +189,7 @@ def test_second_push_of_same_version_and_content_is_a_noop(
 
 
 def test_same_version_with_different_content_is_refused_unless_forced(
-    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[..., str]
 ) -> None:
     revision = git(clone, "rev-parse", "HEAD").strip()
     name = local_name()
@@ -208,8 +208,27 @@ def test_same_version_with_different_content_is_refused_unless_forced(
     assert set(moved.values()) == {forced.record.digest}
 
 
+def test_a_hotfix_for_an_older_line_leaves_latest_on_the_newest_release(
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[..., str]
+) -> None:
+    name = local_name()
+    make_image(name, git(clone, "rev-parse", "HEAD").strip())
+    newest = push(clone, registry, "hotfix", name)  # 1.2.0
+    pyproject = clone / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(f'"{VERSION}"', '"1.1.5"'))
+    git(clone, "commit", "-qam", "hotfix 1.1.5")
+    make_image(name, git(clone, "rev-parse", "HEAD").strip(), "1.1.5")
+
+    hotfix = push(clone, registry, "hotfix", name)
+
+    digests = tag_digests(registry.client(), "hotfix/gemini-service")
+    assert digests["latest"] == digests["1"] == digests["1.2"] == newest.record.digest
+    assert digests["1.1.5"] == digests["1.1"] == hotfix.record.digest
+    assert "latest" not in hotfix.record.tags
+
+
 def test_dirty_tree_is_refused_before_anything_is_pushed(
-    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[[str, str], str]
+    clone: Path, registry: local_registry.LocalRegistry, make_image: Callable[..., str]
 ) -> None:
     revision = git(clone, "rev-parse", "HEAD").strip()
     name = local_name()
@@ -224,7 +243,7 @@ def test_dirty_tree_is_refused_before_anything_is_pushed(
 def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
     clone: Path,
     registry: local_registry.LocalRegistry,
-    make_image: Callable[[str, str], str],
+    make_image: Callable[..., str],
     engine: Any,
     built_images: dict[str, str],
 ) -> None:
@@ -258,7 +277,7 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
 def test_verify_needs_nothing_but_the_registry(
     clone: Path,
     registry: local_registry.LocalRegistry,
-    make_image: Callable[[str, str], str],
+    make_image: Callable[..., str],
     engine: Any,
 ) -> None:
     """Without a local fake image (a deploy host), the fake runs from the pulled image."""
