@@ -6,6 +6,7 @@ with a message naming the variable, instead of failing on the first request.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -25,6 +26,8 @@ KEY_HELP: Final = (
     "GEMINI_API_KEY is not set: export GEMINI_API_KEY=<your key> "
     "(or set GEMINI_API_KEY_FILE=<path to a file holding it>, the production path)"
 )
+
+LEGACY_HELP: Final = "legacy needs google-generativeai: pip install 'gemini-service[legacy]'"
 
 Endpoint = Annotated[HttpUrl, UrlConstraints(allowed_schemes=["http", "https"])]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -69,6 +72,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("gemini_sdk")
+    @classmethod
+    def _sdk_installed(cls, value: str) -> str:
+        """The legacy SDK is an optional extra: say how to get it before serving, not on use."""
+        if value == "legacy" and importlib.util.find_spec("google.generativeai") is None:
+            raise ValueError(LEGACY_HELP)
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gemini_service import settings as settings_module
 from gemini_service.settings import KEY_HELP, Settings, SettingsError, load_settings
 
 
@@ -95,6 +96,15 @@ def test_missing_or_blank_key_explains_how_to_set_it(
 ) -> None:
     with pytest.raises(SettingsError, match="GEMINI_API_KEY is not set"):
         load({} if key is None else {"GEMINI_API_KEY": key}, monkeypatch)
+
+
+def test_legacy_sdk_without_its_extra_fails_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings_module.importlib.util, "find_spec", lambda name: None)
+
+    with pytest.raises(SettingsError, match=r"GEMINI_SDK: legacy needs .*\[legacy\]"):
+        load({"GEMINI_API_KEY": "k", "GEMINI_SDK": "legacy"}, monkeypatch)
 
 
 def test_key_is_a_secret_never_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
