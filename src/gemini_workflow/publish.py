@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 from rich.table import Table
 
 from gemini_workflow import docker_engine
@@ -174,8 +175,6 @@ def prepare(
     force: bool,
 ) -> PushPlan:
     """All checks, no side effects: refuses a dirty tree, a missing image, a moved version."""
-    import docker.errors
-
     tags = release_tags(version, source)
     try:
         image = engine.images.get(local_image)

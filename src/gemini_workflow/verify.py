@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import requests
 
 from gemini_workflow import docker_engine
@@ -94,6 +95,7 @@ def verify(
     timeout: float = 60.0,
     progress: Progress = lambda _: None,
 ) -> VerifyReport:
+    """Blobs, local copies removed, pull by digest, run, health, /generate; always cleans up."""
     started = time.monotonic()
     ref = pinned(ref, registry)
     assert ref.digest is not None
@@ -183,8 +185,6 @@ def _check_blobs(registry: RegistryClient, ref: ImageReference) -> tuple[str, in
 
 
 def _exists(engine: Any, name: str) -> bool:
-    import docker.errors
-
     try:
         engine.images.get(name)
     except docker.errors.ImageNotFound:
@@ -194,8 +194,6 @@ def _exists(engine: Any, name: str) -> bool:
 
 def _remove_local(engine: Any, image_id: str, notes: list[str]) -> list[str]:
     """Drop every name of the image so that the pull below must fetch it; returns the names."""
-    import docker.errors
-
     try:
         image = engine.images.get(image_id)
     except docker.errors.ImageNotFound:
@@ -222,8 +220,6 @@ def _restore_tags(engine: Any, image_id: str, tags: list[str]) -> bool:
 
     False when there is no image to name (the pull failed).
     """
-    import docker.errors
-
     try:
         image = engine.images.get(image_id)
     except docker.errors.ImageNotFound:
