@@ -408,8 +408,10 @@ def wait_http_200(url: str, *, timeout: float = 60.0, interval: float = 0.01) ->
     raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
-def time_to_first_200(image: str, port_in_container: int, *command: str) -> float:
-    """`docker run -d` to the first 200 on /health through a published loopback port."""
+def time_to_first_200(
+    image: str, port_in_container: int, *command: str, path: str = "/health"
+) -> float:
+    """`docker run -d` to the first 200 on `path` through a published loopback port."""
     port = free_port()
     name = f"gemini-bench-{RUN_ID}-{secrets.token_hex(2)}"
     started = time.perf_counter()
@@ -429,7 +431,7 @@ def time_to_first_200(image: str, port_in_container: int, *command: str) -> floa
         *command,
     )
     try:
-        return wait_http_200(f"http://127.0.0.1:{port}/health") - started
+        return wait_http_200(f"http://127.0.0.1:{port}{path}") - started
     finally:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
@@ -449,6 +451,7 @@ def startup(report: Report, args: Namespace, console: Console) -> None:
                 setup.python_base,
                 8000,
                 *("python3", "-m", "http.server", "--bind", "0.0.0.0", "8000"),  # noqa: S104
+                path="/",  # the directory listing: http.server has no /health
             )
         )
     report.add(

@@ -321,7 +321,7 @@ def test_startup_section_compares_with_a_bare_python_server(
 ) -> None:
     started: list[str] = []
 
-    def fake_first_200(image: str, _port: int, *command: str) -> float:
+    def fake_first_200(image: str, _port: int, *command: str, path: str = "/health") -> float:
         started.append(image)
         return 0.5 if command else 0.8
 
