@@ -262,10 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.environment["duration_s"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    # The same table as Markdown, ready for the README's Performance section.
+    args.output.with_suffix(".md").write_text(markdown_table(report) + "\n")
     console.print(render_table(report))
     for note in report.notes:
         console.print(f"- {note}")
-    console.print(f"written to {args.output} in {report.environment['duration_s']:.0f} s")
+    took = report.environment["duration_s"]
+    console.print(f"written to {args.output} (and .md) in {took:.0f} s")
     return 0
 
 

@@ -154,3 +154,4 @@ def test_main_runs_the_chosen_sections_writes_json_and_cleans_up(
     data = json.loads(output.read_text())
     assert [f["key"] for f in data["figures"]] == ["x"]
     assert data["environment"]["duration_s"] >= 0
+    assert output.with_suffix(".md").read_text().startswith("| figure |")
