@@ -45,6 +45,7 @@ class VerifyReport:
     health: str
     generated_text: str
     seconds: float
+    run_id: str  # names (and labels) the network and containers verify used
     notes: list[str] = field(default_factory=list)
 
 
@@ -162,6 +163,7 @@ def verify(
         health=health,
         generated_text=text,
         seconds=time.monotonic() - started,
+        run_id=run_id,
         notes=notes,
     )
 

@@ -238,6 +238,8 @@ def test_verify_pins_the_tag_removes_pulls_runs_and_asks(
     assert app_run["ports"] == {"8000/tcp": ("127.0.0.1", None)}
     assert app_run["network"] == fake_run["network"]
     assert_clean(engine)
+    assert report.run_id.startswith("gs-verify-")
+    assert fake_run["network"] == report.run_id
     assert "verified" in verify.summary_line(report)
 
 

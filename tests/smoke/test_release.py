@@ -269,9 +269,9 @@ def test_verify_pulls_by_digest_and_gets_a_healthy_container_answering_generate(
     assert local_tag in pulled.tags  # and its local name is back
     assert report.health == "healthy"
     assert report.generated_text
-    leftovers = engine.containers.list(all=True, filters={"label": verify.LABEL})
-    networks = engine.networks.list(filters={"label": verify.LABEL})
-    assert (leftovers, networks) == ([], [])
+    mine = {"label": f"{verify.LABEL}={report.run_id}"}
+    leftovers = engine.containers.list(all=True, filters=mine)
+    assert (leftovers, engine.networks.list(filters=mine)) == ([], [])
 
 
 def test_verify_needs_nothing_but_the_registry(
