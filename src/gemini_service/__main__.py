@@ -8,6 +8,7 @@ lets in-flight requests finish, for at most the upstream deadline plus a second.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from typing import Final
@@ -20,6 +21,10 @@ from gemini_service.settings import SettingsError, load_settings
 
 HOST: Final = "0.0.0.0"  # noqa: S104 - a container must listen beyond its loopback
 EXIT_CONFIG_ERROR: Final = 2
+# CPython collects generation 0 every 700 allocations: several times per request here, each pass
+# rescanning the objects of every in-flight request. At 10,000 the collector's share of a
+# 200-request burst fell from over 1 s to under 0.4 s (measured), at a few MB of memory.
+GC_THRESHOLDS: Final = (10_000, 10, 10)
 
 
 def main() -> int:
@@ -29,6 +34,7 @@ def main() -> int:
         print(f"gemini-service: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     configure_logging(settings.log_level, secrets=[settings.gemini_api_key.get_secret_value()])
+    gc.set_threshold(*GC_THRESHOLDS)
     uvicorn.run(
         create_app(settings),
         host=HOST,

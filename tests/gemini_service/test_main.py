@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from gemini_service import __main__ as entry
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
 
 
 def test_serves_on_all_interfaces_at_port_with_bounded_grace(
@@ -28,6 +37,7 @@ def test_serves_on_all_interfaces_at_port_with_bounded_grace(
     assert options["timeout_graceful_shutdown"] == 4  # the deadline, rounded up, plus 1 s
     assert options["log_config"] is None
     assert options["access_log"] is False
+    assert gc.get_threshold() == entry.GC_THRESHOLDS
 
 
 def test_configuration_error_exits_2_before_serving(
