@@ -16,15 +16,22 @@ from starlette.exceptions import HTTPException
 from gemini_service import __version__
 from gemini_service.clients import create_client
 from gemini_service.clients.base import GeminiClient
-from gemini_service.errors import InvalidRequest, ServiceError, error_for_http_status
+from gemini_service.errors import (
+    InvalidRequest,
+    ServiceError,
+    error_for_http_status,
+    markdown_table,
+)
 from gemini_service.middleware import BodySizeLimit, RequestContext, request_info
 from gemini_service.responses import error_response
 from gemini_service.routes import create_router
 from gemini_service.settings import Settings
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Text generation with Google Gemini. Every response carries `X-Request-ID`; every non-2xx
-response has the body `{"error": {"code", "message", "request_id"}}` (codes in the README).
+response has the body `{{"error": {{"code", "message", "request_id"}}}}` with one of these codes:
+
+{markdown_table()}
 """
 MAX_LISTED_PROBLEMS = 5
 

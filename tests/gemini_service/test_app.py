@@ -12,7 +12,7 @@ from stub_client import ANSWER, StubClient
 
 from gemini_service.app import create_app
 from gemini_service.clients.base import TextChunk
-from gemini_service.errors import ERROR_TABLE, ROUTING_ERRORS, RateLimited
+from gemini_service.errors import ERROR_TABLE, ROUTING_ERRORS, RateLimited, markdown_table
 
 JSON = {"content-type": "application/json"}
 
@@ -226,6 +226,7 @@ async def test_openapi_documents_every_error_response(api: httpx.AsyncClient) ->
             assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
         assert "Retry-After" in responses["429"]["headers"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert markdown_table() in spec["info"]["description"]
     assert (await api.get("/docs")).status_code == 200
 
 
