@@ -1,6 +1,6 @@
 """Sessions for linting, unit tests, container smoke tests and benchmarks.
 
-Run `nox` for the default list (lint, tests, smoke), `nox -s NAME -- ARGS` to pass
+Run `nox` for the default list (lint, tests, smoke, reliability), `nox -s NAME -- ARGS` to pass
 arguments through to the underlying tool.
 """
 
@@ -10,7 +10,9 @@ import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "smoke"]
+# reliability takes about 7 minutes (3 of them the soak), well inside CI's budget, so CI runs
+# it; `nox -s bench` measures rather than tests and stays out of the default list.
+nox.options.sessions = ["lint", "tests", "smoke", "reliability"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
