@@ -75,16 +75,20 @@ class RequestContext:
                 raise
             await error_response(InternalError(), info.request_id)(scope, receive, send_with_id)
         finally:
-            log_request(
-                request_id=info.request_id,
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                latency_ms=round((time.perf_counter() - started) * 1000, 1),
-                model=info.model,
-                upstream_status=info.upstream_status,
-                prompt_chars=info.prompt_chars,
-            )
+            _log(scope, info, status, time.perf_counter() - started)
+
+
+def _log(scope: Scope, info: RequestInfo, status: int | None, seconds: float) -> None:
+    log_request(
+        request_id=info.request_id,
+        method=scope["method"],
+        path=scope["path"],
+        status=status,  # None: the client went away before an answer was sent
+        latency_ms=round(seconds * 1000, 1),
+        model=info.model,
+        upstream_status=info.upstream_status,
+        prompt_chars=info.prompt_chars,
+    )
 
 
 def _request_id(headers: Headers) -> str:
