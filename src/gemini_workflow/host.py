@@ -30,7 +30,7 @@ from typing import Any
 
 from invoke.context import Context
 
-from gemini_workflow import lockfile
+from gemini_workflow import local_registry, lockfile
 from gemini_workflow.errors import WorkflowError
 
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
@@ -319,6 +319,16 @@ def ensure_wheelhouse(c: Context, options: Options) -> Step:
     return Step("wheelhouse", True, f"downloaded {count} wheels to {WHEELHOUSE}")
 
 
+def ensure_registry_binary(c: Context) -> Step:
+    """Debian's docker-registry, so `invoke registry.up` works where registry:2 can't be pulled."""
+    binary = Path(local_registry.DEBIAN_BINARY)
+    if binary.exists():
+        return Step("registry", False, f"{binary} present")
+    require_debian_root("installing docker-registry")
+    apt_install(c, local_registry.DEBIAN_PACKAGE)
+    return Step("registry", True, f"installed {local_registry.DEBIAN_PACKAGE} (for registry.up)")
+
+
 def record_offline(options: Options) -> Step:
     """Merge the offline settings into invoke.yaml, keeping whatever else it holds."""
     path = options.root / "invoke.yaml"
@@ -364,6 +374,7 @@ def bootstrap(
     run(lambda: ensure_python_standin(c, options))
     run(lambda: ensure_nginx_standin(c, options))
     run(lambda: ensure_wheelhouse(c, options))
+    run(lambda: ensure_registry_binary(c))
     run(lambda: record_offline(options))
     return steps
 

@@ -315,11 +315,13 @@ def test_without_docker_hub_every_offline_step_runs(
 ) -> None:
     for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
         monkeypatch.setattr(host, name, lambda c, o, name=name: host.Step(name, True, "done"))
+    monkeypatch.setattr(host, "ensure_registry_binary", lambda c: host.Step("registry", False, ""))
     steps = host.bootstrap(ready(tmp_path), options(tmp_path), hub_reachable=lambda: False)
     assert [s.name for s in steps][3:] == [
         "ensure_python_standin",
         "ensure_nginx_standin",
         "ensure_wheelhouse",
+        "registry",
         "invoke.yaml",
     ]
     assert host.summary(steps).startswith("changed: ensure_python_standin")
@@ -330,7 +332,24 @@ def test_forced_offline_runs_the_offline_steps_even_with_docker_hub(
 ) -> None:
     for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
         monkeypatch.setattr(host, name, lambda c, o: host.Step("x", False, "ok"))
+    monkeypatch.setattr(host, "ensure_registry_binary", lambda c: host.Step("x", False, "ok"))
     steps = host.bootstrap(
         ready(tmp_path), options(tmp_path, force_offline=True), hub_reachable=lambda: True
     )
     assert steps[-1].name == "invoke.yaml"
+
+
+def test_registry_binary_present_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host.local_registry, "DEBIAN_BINARY", "/bin/sh")
+    assert not host.ensure_registry_binary(MockContext()).changed
+
+
+def test_missing_registry_binary_is_installed_with_apt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.local_registry, "DEBIAN_BINARY", str(tmp_path / "docker-registry"))
+    monkeypatch.setattr(host, "require_debian_root", lambda why: None)
+    c = MockContext(run={re.compile(r"apt-get update.*docker-registry"): Result()}, repeat=True)
+    step = host.ensure_registry_binary(c)
+    assert step.changed
+    assert "docker-registry" in step.detail
