@@ -88,6 +88,12 @@ def wait_for(check: Callable[[], bool], seconds: float) -> bool:
     return False
 
 
+def proxy_log_tail(stack: Stack, engine: Any, lines: int = 15) -> str:
+    """The proxy's last lines, attached to assertion messages: they say who failed."""
+    logs: bytes = container(engine, stack.project, "api-proxy").logs(tail=lines)
+    return logs.decode("utf-8", "replace")
+
+
 def project_name() -> str:
     return f"gs-smoke-{secrets.token_hex(4)}"
 
@@ -268,7 +274,16 @@ def test_app_reaches_gemini_through_the_proxy_by_service_name(stack: Stack, engi
     assert any(entry["uri"].startswith("/v1beta/models/") for entry in egress), egress
 
 
-def test_app_down_gives_a_json_502_from_nginx_not_html(stack: Stack) -> None:
+def app_serves(stack: Stack, engine: Any) -> bool:
+    """Healthy by Docker's probe and answering a generate call through the proxy."""
+    app = container(engine, stack.project, "gemini-app")
+    if app.attrs["State"].get("Health", {}).get("Status") != "healthy":
+        return False
+    answer = httpx.post(f"{stack.url}/generate", json={"prompt": "up?"}, timeout=30)
+    return answer.status_code == 200
+
+
+def test_app_down_gives_a_json_502_from_nginx_not_html(stack: Stack, engine: Any) -> None:
     assert stack.compose("stop", "gemini-app").returncode == 0
     try:
         answer = httpx.get(
@@ -280,7 +295,7 @@ def test_app_down_gives_a_json_502_from_nginx_not_html(stack: Stack) -> None:
         assert (error["code"], error["request_id"]) == ("app_unavailable", "smoke-app-down")
     finally:
         assert stack.compose("start", "gemini-app").returncode == 0
-    assert wait_for(lambda: httpx.get(f"{stack.url}/health", timeout=5).status_code == 200, 60)
+        assert wait_for(lambda: app_serves(stack, engine), 60), "gemini-app did not come back"
 
 
 def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
@@ -292,7 +307,7 @@ def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
         began = time.monotonic()
         answer = httpx.post(f"{stack.url}/generate", json={"prompt": "anyone there?"}, timeout=60)
         took = time.monotonic() - began
-        assert answer.status_code == 503, answer.text
+        assert answer.status_code == 503, f"{answer.text}\n{proxy_log_tail(stack, engine)}"
         assert answer.json()["error"]["code"] == "upstream_unavailable"
         assert took < 15, f"503 took {took:.1f} s"
     finally:
