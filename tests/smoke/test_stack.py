@@ -95,7 +95,7 @@ def proxy_log_tail(stack: Stack, engine: Any, lines: int = 15) -> str:
 
 
 def project_name() -> str:
-    return f"gs-smoke-{secrets.token_hex(4)}"
+    return f"gs-smoke-stack-{secrets.token_hex(4)}"
 
 
 def leftovers(client: Any, project: str) -> tuple[list[str], list[str]]:
