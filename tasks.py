@@ -341,6 +341,10 @@ def up(
     from gemini_workflow.errors import WorkflowError
 
     console = Console()
+    # `invoke bootstrap up` on a fresh host: bootstrap wrote invoke.yaml (offline mode, the
+    # stand-in images) after invoke had read its config, so read the project file again.
+    c.config.set_project_location(str(ROOT))
+    c.config.load_project()
     try:
         plan = _stack_plan(c, env, port)
         client = stack.engine_client()
