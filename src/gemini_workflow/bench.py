@@ -132,7 +132,7 @@ def format_stats(stats: Stats | None, unit: str) -> str:
     if stats is None:
         return "-"
     digits = 0 if abs(stats.median) >= 100 else 1 if abs(stats.median) >= 10 else 2
-    if unit in {"layers", "req/s"} and stats.median >= 10:
+    if unit == "layers" or (unit == "req/s" and stats.median >= 10):
         digits = 0
     text = f"{stats.median:.{digits}f} {unit}"
     if len(stats.runs) > 1:

@@ -94,7 +94,7 @@ def test_format_shows_median_and_spread_with_sensible_digits() -> None:
     assert bench.format_stats(bench.Stats.of([2.0, 2.5, 3.0]), "s") == "2.50 s [2.00-3.00]"
     assert bench.format_stats(bench.Stats.of([120.0]), "MB") == "120 MB"
     assert bench.format_stats(bench.Stats.of([12.34]), "MB") == "12.3 MB"
-    assert bench.format_stats(bench.Stats.of([3.0]), "layers") == "3.00 layers"
+    assert bench.format_stats(bench.Stats.of([3.0]), "layers") == "3 layers"
     assert bench.format_stats(None, "s") == "-"
 
 
