@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # imported lazily at run time so `invoke --list` stays fast
 ROOT = Path(__file__).resolve().parent
 
 CONFIG: dict[str, object] = {
-    # --- images (issue 3): `invoke build`, `invoke lock`, `invoke bootstrap` ---
+    # --- images: `invoke build`, `invoke lock`, `invoke bootstrap` ---
     "image": {
         "name": "gemini-service",  # the fake is "<name>-fake"
         "python_version": "3.11",  # major.minor of images.python
@@ -41,8 +41,7 @@ CONFIG: dict[str, object] = {
     },
     # True: builds use the stand-ins and the host wheelhouse, with no network inside.
     "offline": False,
-    # --- end images ---
-    # --- stack (issue 4): `invoke up`, `down`, `logs`, `ps` ---
+    # --- stack: `invoke up`, `down`, `logs`, `ps` ---
     "stack": {
         "project": "gemini-service",  # compose project name: containers, network prefix
         "env": "dev",  # compose/env/<env>.env, or a path to an env file
@@ -55,8 +54,7 @@ CONFIG: dict[str, object] = {
         "app_image": "",
         "fake_image": "",
     },
-    # --- end stack ---
-    # --- release (issue 5): `invoke push`, `invoke verify`, `invoke registry.up/down` ---
+    # --- release: `invoke push`, `invoke verify`, `invoke registry.up/down` ---
     "release": {
         # Where `push` sends <image.name>: HOST[/NAMESPACE], e.g. 127.0.0.1:5000/llm-apps.
         # Empty: Artifact Registry, <location>-docker.pkg.dev/<project>/<repository>.
@@ -72,7 +70,6 @@ CONFIG: dict[str, object] = {
         "port": 5000,
         "dir": ".local/registry",  # config, storage, pid and log (git-ignored)
     },
-    # --- end release ---
 }
 
 
@@ -84,7 +81,7 @@ def version(c: Context) -> None:
     print(__version__)
 
 
-# --- images (issue 3) ---------------------------------------------------------------------
+# --- images ---------------------------------------------------------------------------------
 
 
 @task(
@@ -166,11 +163,13 @@ def bootstrap(c: Context, offline: bool = False) -> None:
     except WorkflowError as exc:
         raise Exit(f"bootstrap stopped: {exc}") from exc
     console.print(host.summary(steps))
+    # Invoke read invoke.yaml before bootstrap (re)wrote it; read it again so the tasks after
+    # this one in the same run (`invoke bootstrap up`) see offline mode and the stand-ins.
+    c.config.set_project_location(str(ROOT))
+    c.config.load_project()
 
 
-# --- end images ------------------------------------------------------------------------------
-
-# --- release (issue 5) -----------------------------------------------------------------------
+# --- release --------------------------------------------------------------------------------
 
 
 @task(
@@ -289,9 +288,8 @@ def registry_down(c: Context, purge: bool = False) -> None:
 
 registry_tasks = Collection("registry", registry_up, registry_down)
 
-# --- end release -----------------------------------------------------------------------------
 
-# --- stack (issue 4) ------------------------------------------------------------------------
+# --- stack ----------------------------------------------------------------------------------
 
 
 def _stack_plan(c: Context, env: str = "", port: int = 0) -> StackPlan:
@@ -341,10 +339,6 @@ def up(
     from gemini_workflow.errors import WorkflowError
 
     console = Console()
-    # `invoke bootstrap up` on a fresh host: bootstrap wrote invoke.yaml (offline mode, the
-    # stand-in images) after invoke had read its config, so read the project file again.
-    c.config.set_project_location(str(ROOT))
-    c.config.load_project()
     try:
         plan = _stack_plan(c, env, port)
         client = stack.engine_client()
@@ -412,10 +406,5 @@ def ps(c: Context) -> None:
     Console().print(stack.status_table(states))
 
 
-# --- end stack -------------------------------------------------------------------------------
-
-ns = Collection(version, build, lock, bootstrap, up, down, logs, ps)
+ns = Collection(version, bootstrap, lock, build, up, down, logs, ps, push, verify, registry_tasks)
 ns.configure(CONFIG)
-ns.add_task(push)  # release (issue 5)
-ns.add_task(verify)  # release (issue 5)
-ns.add_collection(registry_tasks)  # release (issue 5)
