@@ -250,11 +250,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(environment=environment())
     sections = args.only or list(SECTIONS)
     started = time.perf_counter()
+    failed: list[str] = []
     try:
         for section in sections:
             console.rule(f"bench: {section}")
             section_started = time.perf_counter()
-            bench_measure.SECTIONS[section](report, args, console)
+            try:
+                bench_measure.SECTIONS[section](report, args, console)
+            except Exception as exc:  # one broken section must not hide the others
+                failed.append(section)
+                report.notes.append(f"section `{section}` failed, no figures: {exc}")
+                console.print(f"[bold red]{section} failed:[/] {exc}")
             took = time.perf_counter() - section_started
             console.print(f"[dim]{section} took {took:.0f} s[/]")
     finally:
@@ -269,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"- {note}")
     took = report.environment["duration_s"]
     console.print(f"written to {args.output} (and .md) in {took:.0f} s")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -155,3 +155,25 @@ def test_main_runs_the_chosen_sections_writes_json_and_cleans_up(
     assert [f["key"] for f in data["figures"]] == ["x"]
     assert data["environment"]["duration_s"] >= 0
     assert output.with_suffix(".md").read_text().startswith("| figure |")
+
+
+def test_a_failing_section_is_reported_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_report: bench.Report, _args: Namespace, _console: Console) -> None:
+        raise RuntimeError("engine restarted")
+
+    def fine(report: bench.Report, _args: Namespace, _console: Console) -> None:
+        report.add(bench.figure("ok", "ok", "s", bench.Stats.of([1.0]), None, "", "(reported)"))
+
+    monkeypatch.setitem(bench_measure.SECTIONS, "images", broken)
+    monkeypatch.setitem(bench_measure.SECTIONS, "up", fine)
+    monkeypatch.setattr(bench_measure.TAGS, "remove_all", lambda: None)
+    output = tmp_path / "bench.json"
+
+    code = bench.main(["--only", "images", "--only", "up", "--output", str(output)])
+
+    data = json.loads(output.read_text())
+    assert code == 1
+    assert [f["key"] for f in data["figures"]] == ["ok"]
+    assert "section `images` failed, no figures: engine restarted" in data["notes"]
