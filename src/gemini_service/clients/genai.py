@@ -1,17 +1,21 @@
-"""The default adapter: google-genai's native async client over httpx2.
+"""The default adapter: google-genai's native async client, over aiohttp.
 
-One `genai.Client` and one httpx2 connection pool live for the whole process: creating a
+One `genai.Client` (and so one connection pool) lives for the whole process: creating a
 client per request costs a TLS handshake each time, and a temporary client is closed by its
 destructor mid-call. The SDK's own retries stay off; `SdkAdapter` retries within the deadline.
+
+Transport: google-genai sends through aiohttp whenever aiohttp is installed (its `aiohttp`
+extra, which this project depends on). Its pool and C HTTP parser need about a third less CPU
+per call than the SDK's default httpx2 transport, whose pool re-scans every connection on every
+request; that difference is what keeps 200 concurrent requests under 1.5 s on two cores.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from typing import Final
 
-import httpx2
+import aiohttp
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -23,13 +27,6 @@ from gemini_service.clients.upstream_errors import error_for_status
 from gemini_service.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gemini_service.settings import Settings
 
-# Each in-flight call holds one connection; httpx2's default cap of 100 would queue a burst in
-# our pool rather than at Gemini. Few idle connections are kept because httpx2 polls every idle
-# socket on every request: with hundreds idle, that scan costs more CPU than reconnecting
-# (measured: 200 concurrent calls used about 40% less CPU with 20 than with 200).
-MAX_CONNECTIONS: Final = 1000
-MAX_KEEPALIVE_CONNECTIONS: Final = 20
-
 
 class GenaiClient(SdkAdapter):
     """`GeminiClient` on google-genai (`GEMINI_SDK=genai`)."""
@@ -40,22 +37,17 @@ class GenaiClient(SdkAdapter):
             timeout_seconds=settings.gemini_timeout_seconds,
             max_retries=settings.gemini_max_retries,
         )
-        # Our own httpx2 client pins the transport (the SDK would silently switch to aiohttp
-        # if that were installed, raising different exceptions) and sizes the pool.
-        self._http = httpx2.AsyncClient(
-            limits=httpx2.Limits(
-                max_connections=MAX_CONNECTIONS,
-                max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-            ),
-            timeout=settings.gemini_timeout_seconds,
-        )
         self._client = genai.Client(
             api_key=settings.gemini_api_key.get_secret_value(),
             vertexai=False,
             http_options=types.HttpOptions(
                 base_url=settings.api_endpoint,
                 api_version=settings.gemini_api_version,
-                httpx_async_client=self._http,
+                # A backstop only: SdkAdapter enforces the deadline around every call.
+                timeout=int(settings.gemini_timeout_seconds * 1000),
+                # One attempt per call: SdkAdapter owns retries. Without retry options the SDK's
+                # aiohttp path quietly retries a dropped connection once, after sleeping 1-10 s.
+                retry_options=types.HttpRetryOptions(attempts=1),
             ),
         )
 
@@ -79,7 +71,6 @@ class GenaiClient(SdkAdapter):
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
-        await self._http.aclose()
 
 
 def _config(prompt: Prompt) -> types.GenerateContentConfig:
@@ -97,17 +88,17 @@ def _config(prompt: Prompt) -> types.GenerateContentConfig:
 
 @contextmanager
 def _translated_errors() -> Iterator[None]:
-    """Turn google-genai's and httpx2's exceptions into domain errors; nothing else escapes."""
+    """Turn google-genai's and aiohttp's exceptions into domain errors; nothing else escapes."""
     try:
         yield
     except genai_errors.APIError as exc:
         retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
         raise error_for_status(exc.code, exc.details, retry_after) from exc
-    except httpx2.TimeoutException as exc:
+    except TimeoutError as exc:  # aiohttp's own timeouts (the deadline cancels, it never raises)
         raise UpstreamTimeout() from exc
-    except httpx2.TransportError as exc:  # refused, reset, closed early, DNS
-        raise UpstreamUnavailable() from exc
-    except ValueError as exc:  # a body that is not JSON, or JSON that is not a response
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        raise UpstreamUnavailable() from exc  # refused, reset, closed early, DNS, cut short
+    except (aiohttp.ClientError, ValueError) as exc:  # not HTTP, not JSON, not a response
         raise UpstreamError() from exc
 
 
