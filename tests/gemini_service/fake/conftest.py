@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
+import httpx2
 import pytest
 from google import genai
 from google.genai import types
@@ -14,7 +15,11 @@ ClientFactory = Callable[..., genai.client.AsyncClient]
 def make_client(
     base_url: str, *, api_key: str = "test-key", version: str = "v1beta"
 ) -> genai.Client:
-    options = types.HttpOptions(base_url=base_url, api_version=version, timeout=5_000)
+    # Pin httpx2: with aiohttp installed (the service's transport) the SDK would switch to it.
+    transport = {"transport": httpx2.AsyncHTTPTransport()}
+    options = types.HttpOptions(
+        base_url=base_url, api_version=version, timeout=5_000, async_client_args=transport
+    )
     return genai.Client(api_key=api_key, http_options=options)
 
 
