@@ -18,12 +18,24 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, Final, TypeVar
 
+from requests import exceptions as http_errors
+
 from gemini_service.clients.adapter import Fragment, SdkAdapter
 from gemini_service.clients.base import Prompt, TokenUsage
 from gemini_service.clients.retry import Deadline
 from gemini_service.clients.upstream_errors import error_for_status
 from gemini_service.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gemini_service.settings import Settings
+
+# Imported only when GEMINI_SDK=legacy selects this module; both packages announce the end of
+# their support at import; LegacyClient says so once, in the service's own log format.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    from google.api_core import exceptions as api_errors
+    from google.generativeai.client import configure
+    from google.generativeai.generative_models import GenerativeModel
+    from google.generativeai.types.helper_types import RequestOptions
+    from google.protobuf import json_format
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -44,15 +56,15 @@ class LegacyClient(SdkAdapter):
             timeout_seconds=settings.gemini_timeout_seconds,
             max_retries=settings.gemini_max_retries,
         )
-        sdk = _import_sdk()
+        log.warning("GEMINI_SDK=legacy: google-generativeai is unsupported; prefer GEMINI_SDK=genai")
         if settings.gemini_api_version != LEGACY_API_VERSION:
             log.warning("GEMINI_SDK=legacy always calls %s", LEGACY_API_VERSION)
-        sdk.configure(
+        configure(
             api_key=settings.gemini_api_key.get_secret_value(),
             transport="rest",
             client_options={"api_endpoint": settings.api_endpoint},
         )
-        self._sdk_model = sdk.GenerativeModel(settings.gemini_model)
+        self._sdk_model = GenerativeModel(settings.gemini_model)
         self._executor = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="gemini-legacy")
 
     async def _generate_once(self, prompt: Prompt, deadline: Deadline) -> Fragment:
@@ -79,7 +91,8 @@ class LegacyClient(SdkAdapter):
                 "max_output_tokens": prompt.max_output_tokens,
             },
             stream=stream,
-            request_options={"retry": None, "timeout": timeout},
+            # retry=None: the SDK's default retry repeats a 503 for ten minutes.
+            request_options=RequestOptions(retry=None, timeout=timeout),
         )
 
     async def _in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -92,26 +105,9 @@ class LegacyClient(SdkAdapter):
             return await loop.run_in_executor(self._executor, partial(function, *args, **kwargs))
 
 
-def _import_sdk() -> Any:
-    """Import lazily, so the default install never needs the package, and silence its notice."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            import google.generativeai as sdk
-    except ImportError as exc:
-        raise ImportError(
-            "GEMINI_SDK=legacy needs google-generativeai: pip install 'gemini-service[legacy]'"
-        ) from exc
-    return sdk
-
-
 @contextmanager
 def _translated_errors() -> Iterator[None]:
     """Turn api_core, requests and protobuf exceptions into domain errors."""
-    from google.api_core import exceptions as api_errors
-    from google.protobuf import json_format
-    from requests import exceptions as http_errors
-
     try:
         yield
     except api_errors.GoogleAPICallError as exc:
