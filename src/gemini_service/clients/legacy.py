@@ -56,7 +56,7 @@ class LegacyClient(SdkAdapter):
             timeout_seconds=settings.gemini_timeout_seconds,
             max_retries=settings.gemini_max_retries,
         )
-        log.warning("GEMINI_SDK=legacy: google-generativeai is unsupported; prefer GEMINI_SDK=genai")
+        log.warning("GEMINI_SDK=legacy: google-generativeai is unsupported; prefer genai")
         if settings.gemini_api_version != LEGACY_API_VERSION:
             log.warning("GEMINI_SDK=legacy always calls %s", LEGACY_API_VERSION)
         configure(
