@@ -230,9 +230,20 @@ async def test_openapi_documents_every_error_response(api: httpx.AsyncClient) ->
     assert (await api.get("/docs")).status_code == 200
 
 
-async def test_shutdown_closes_the_client(stub: StubClient) -> None:
+async def test_server_lifespan_passes_the_middleware_and_closes_the_client(
+    stub: StubClient,
+) -> None:
     app = create_app(build_settings(), stub)
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
 
-    async with app.router.lifespan_context(app):
-        assert not stub.closed
+    async def receive() -> dict[str, str]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert stub.closed
