@@ -364,13 +364,13 @@ def test_up_section_times_invoke_up_against_bare_compose(
     monkeypatch.setattr(bench_measure, "run", lambda *cmd, **_: commands.append(cmd) or "")
     monkeypatch.setattr(bench_measure, "build_setup", lambda: SETUP)
     monkeypatch.setattr(bench_measure, "bench_images", lambda _s: ("app:1", "fake:1"))
-    monkeypatch.setattr(bench_measure, "invoke_up_seconds", lambda _project: 6.0)
+    monkeypatch.setattr(bench_measure, "invoke_up_seconds", lambda *_: 6.0)
     monkeypatch.setattr(bench_measure, "compose_up_seconds", lambda *_: 5.0)
     report = bench.Report()
 
     bench_measure.up(report, args(), QUIET)
 
-    assert commands == [("invoke", "build")]
+    assert commands == []  # the images come from bench_images, pinned
     (figure,) = report.figures
     assert (figure.value.median, figure.met) == (6.0, True)
 
@@ -385,13 +385,17 @@ def test_invoke_up_seconds_runs_a_unique_stack_without_the_real_key(
         bench_measure.subprocess, "run", lambda cmd, env, **_: seen.append((tuple(cmd), env))
     )
 
-    assert bench_measure.invoke_up_seconds("gs-bench-x") >= 0
+    assert bench_measure.invoke_up_seconds("gs-bench-x", "app:1", "fake:1") >= 0
 
     (up_cmd, up_env), (down_cmd, down_env) = seen
     assert up_cmd[:4] == ("invoke", "up", "--no-build", "--port")
     assert down_cmd == ("invoke", "down")
     assert up_env["INVOKE_STACK_PROJECT"] == down_env["INVOKE_STACK_PROJECT"] == "gs-bench-x"
     assert "GEMINI_API_KEY" not in up_env
+    assert (up_env["INVOKE_STACK_APP_IMAGE"], up_env["INVOKE_STACK_FAKE_IMAGE"]) == (
+        "app:1",
+        "fake:1",
+    )
 
 
 def test_latency_figures_subtract_the_fake_run_by_run() -> None:
