@@ -108,19 +108,17 @@ def make_image(engine: Any, app_image: str) -> Iterator[Callable[..., str]]:
             f"org.opencontainers.image.version={version} "
             f"org.opencontainers.image.revision={revision}\n"
         )
-        engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
-        made.append(tag)
+        image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+        made.append(image.id)
         return tag
 
     yield make
-    for tag in made:
-        try:
-            image = engine.images.get(tag)
-        except docker.errors.ImageNotFound:
-            continue
-        # The id is this test's alone (random label): removing it also drops the names and
-        # repo digests that pushes and pulls gave it, and touches no one else's image.
-        engine.images.remove(image.id, force=True)
+    # By id, not by tag: a later image may have taken the tag, leaving this one dangling.
+    # The id is this test's alone (random label): removing it also drops the names and repo
+    # digests that pushes and pulls gave it, and touches no one else's image.
+    for image_id in made:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            engine.images.remove(image_id, force=True)
 
 
 def push(
