@@ -169,14 +169,26 @@ def ensure_engine(
     )
 
 
+def ensure_plugin(
+    c: Context,
+    options: Options,
+    command: str,
+    minimum: tuple[int, ...],
+    install: Callable[[Context, Path], None],
+    source: str,
+) -> Step:
+    """Install a docker CLI plugin when it is missing or older than what the project needs."""
+    version = plugin_version(c, command)
+    if version and version >= minimum:
+        return Step(command, False, f"{command} v{dotted(version)}")
+    require_debian_root(f"installing the {command} plugin")
+    install(c, options.plugin_dir)
+    now = plugin_version(c, command)
+    return Step(command, True, f"installed {command} v{dotted(now)} from {source}")
+
+
 def ensure_compose(c: Context, options: Options) -> Step:
-    version = plugin_version(c, "compose")
-    if version and version >= MIN_COMPOSE:
-        return Step("compose", False, f"compose v{dotted(version)}")
-    require_debian_root("installing the compose plugin")
-    install_compose(c, options.plugin_dir)
-    now = plugin_version(c, "compose")
-    return Step("compose", True, f"installed compose v{dotted(now)} from {COMPOSE_SDIST}")
+    return ensure_plugin(c, options, "compose", MIN_COMPOSE, install_compose, COMPOSE_SDIST)
 
 
 def install_compose(c: Context, plugin_dir: Path) -> None:
@@ -191,13 +203,8 @@ def install_compose(c: Context, plugin_dir: Path) -> None:
 
 
 def ensure_buildx(c: Context, options: Options) -> Step:
-    version = plugin_version(c, "buildx")
-    if version and version >= MIN_BUILDX:
-        return Step("buildx", False, f"buildx v{dotted(version)}")
-    require_debian_root("installing the buildx plugin")
-    install_buildx(c, options.plugin_dir)
-    now = plugin_version(c, "buildx")
-    return Step("buildx", True, f"installed buildx v{dotted(now)} from Debian {BUILDX_SUITE}")
+    source = f"Debian {BUILDX_SUITE}"
+    return ensure_plugin(c, options, "buildx", MIN_BUILDX, install_buildx, source)
 
 
 def install_buildx(c: Context, plugin_dir: Path) -> None:
