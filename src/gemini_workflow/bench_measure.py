@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -43,6 +42,7 @@ from gemini_workflow.bench import (
     at_most_share,
     figure,
 )
+from gemini_workflow.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/Dockerfile"
@@ -78,12 +78,6 @@ def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def docker_client() -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,12 +31,6 @@ def build_settings(**overrides: Any) -> Settings:
 def asgi_client(settings: Settings, client: GeminiClient) -> httpx.AsyncClient:
     app = create_app(settings, client)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sse_events(body: str) -> list[tuple[str, str]]:

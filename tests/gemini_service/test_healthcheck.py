@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from service_support import free_port
 
 from gemini_service import healthcheck
+from gemini_workflow.ports import free_port
 
 
 def test_healthy_server_exits_zero(fake_gemini: str) -> None:

@@ -47,12 +47,6 @@ def result(p50: float, p99: float, requests: int = 100, ok: int = 100) -> loadge
 # ------------------------------------------------------------------------ helpers
 
 
-def test_free_port_is_a_bindable_loopback_port() -> None:
-    port = bench_measure.free_port()
-
-    assert 1024 < port < 65536
-
-
 def test_tags_are_named_after_the_run_and_removed_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     removed: list[list[str]] = []
     monkeypatch.setattr(bench_measure.subprocess, "run", lambda cmd, **_: removed.append(cmd))

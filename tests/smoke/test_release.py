@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -30,6 +29,7 @@ import invoke
 import pytest
 
 from gemini_workflow import local_registry, publish, verify
+from gemini_workflow.ports import free_port
 from gemini_workflow.registry import RegistryClient
 from gemini_workflow.release import ImageReference, ReleaseError, Repository
 
@@ -38,12 +38,6 @@ VERSION = "1.2.0"  # written into the clone: a 1.x release gets every kind of ta
 TEST_LABEL = "org.gemini-service.smoke"
 
 pytestmark = pytest.mark.engine
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def git(repo: Path, *args: str) -> str:

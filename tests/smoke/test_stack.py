@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gemini_workflow.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "compose.yaml"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -69,10 +71,19 @@ def invoke(project: str, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def invoke_up(
+    project: str, images: dict[str, str], *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`invoke up --no-build ARGS` on this session's images (built once by the conftest)."""
+    return invoke(
+        project,
+        "up",
+        "--no-build",
+        *args,
+        INVOKE_STACK_APP_IMAGE=images["app"],
+        INVOKE_STACK_FAKE_IMAGE=images["fake"],
+        **env,
+    )
 
 
 def wait_for(check: Callable[[], bool], seconds: float) -> bool:
@@ -118,18 +129,15 @@ def stack(stack_images: dict[str, str], engine: Any) -> Iterator[Stack]:
     port = free_port()
     started = time.monotonic()
     try:
-        result = invoke(
+        result = invoke_up(
             project,
-            "up",
-            "--no-build",
+            stack_images,
             "--env",
             "test",
             "--port",
             str(port),
             "--timeout",
             str(UP_TIMEOUT_SECONDS),
-            INVOKE_STACK_APP_IMAGE=stack_images["app"],
-            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
         )
         elapsed = time.monotonic() - started
         assert result.returncode == 0, f"invoke up failed:\n{result.stdout}\n{result.stderr}"
@@ -333,18 +341,15 @@ def test_unhealthy_stack_fails_up_with_that_services_logs(
     broken.write_text("GEMINI_TEMPERATURE=very-hot\n")
     project = project_name()
     try:
-        result = invoke(
+        result = invoke_up(
             project,
-            "up",
-            "--no-build",
+            stack_images,
             "--env",
             str(broken),
             "--port",
             str(free_port()),
             "--timeout",
             "40",
-            INVOKE_STACK_APP_IMAGE=stack_images["app"],
-            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
         )
         output = result.stdout + result.stderr
         assert result.returncode != 0, output
@@ -364,14 +369,11 @@ def test_port_in_use_is_reported_before_anything_starts(
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = invoke(
+        result = invoke_up(
             project,
-            "up",
-            "--no-build",
+            stack_images,
             "--port",
             str(port),
-            INVOKE_STACK_APP_IMAGE=stack_images["app"],
-            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
         )
     assert result.returncode != 0
     assert f"host port {port}" in result.stdout + result.stderr
@@ -389,18 +391,15 @@ def test_a_configured_key_reaches_the_upstream_as_a_file_not_an_env_var(
     project = project_name()
     port = free_port()
     try:
-        result = invoke(
+        result = invoke_up(
             project,
-            "up",
-            "--no-build",
+            stack_images,
             "--env",
             str(keyed),
             "--port",
             str(port),
             GEMINI_API_KEY=key,
             INVOKE_STACK_UPSTREAM="http://fake-gemini:8001",
-            INVOKE_STACK_APP_IMAGE=stack_images["app"],
-            INVOKE_STACK_FAKE_IMAGE=stack_images["fake"],
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, output

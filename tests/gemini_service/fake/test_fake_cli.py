@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,17 +16,11 @@ import pytest
 
 from gemini_service.fake.__main__ import main
 from gemini_service.fake.faults import CATALOGUE
+from gemini_workflow.ports import free_port
 
 STOP_TIMEOUT_SECONDS = 10
 STOPPED_BY_SIGTERM = -signal.SIGTERM
 """uvicorn shuts down gracefully, then re-raises the signal: the exit status says what ended it."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
