@@ -6,31 +6,45 @@ arguments through to the underlying tool.
 
 from __future__ import annotations
 
+import sys
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
-nox.options.default_venv_backend = "uv|virtualenv"
+# uv, not "uv|virtualenv": every session installs with `uv sync --frozen` (see install()).
+nox.options.default_venv_backend = "uv"
 # reliability takes about 7 minutes (3 of them the soak), well inside CI's budget, so CI runs
 # it; `nox -s bench` measures rather than tests and stays out of the default list.
 nox.options.sessions = ["lint", "tests", "smoke", "reliability"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-PYPROJECT = nox.project.load_toml("pyproject.toml")
 LOCATIONS = ["src", "tests", "noxfile.py", "tasks.py"]
 
 
-def install_group(session: nox.Session, *groups: str) -> None:
-    """Install the named PEP 735 dependency groups from pyproject.toml."""
-    for group in groups:
-        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+def install(session: nox.Session, *groups: str, extras: tuple[str, ...] = ()) -> None:
+    """Install the project with these dependency groups at exactly the versions uv.lock pins.
+
+    `python -m uv` from nox's own environment (the project's .venv): the pinned uv, never
+    whichever uv happens to be on PATH. The `dev` group (invoke, docker, rich) comes by default.
+    """
+    session.run_install(
+        sys.executable,
+        "-m",
+        "uv",
+        "sync",
+        "--frozen",
+        *(f"--group={group}" for group in groups),
+        *(f"--extra={extra}" for extra in extras),
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint Python with ruff and mypy, and the Dockerfiles with hadolint."""
-    install_group(session, "lint", "test")
-    session.install("-e", ".[dev,legacy]")
+    install(session, "lint", "test", extras=("legacy",))
     args = session.posargs or LOCATIONS
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
@@ -41,8 +55,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the unit tests with coverage (real SDKs against the fake over a socket)."""
-    install_group(session, "test")
-    session.install("-e", ".[dev,legacy]")
+    install(session, "test", extras=("legacy",))
     session.run(
         "coverage",
         "run",
@@ -59,23 +72,21 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def smoke(session: nox.Session) -> None:
     """Build the images and test the real containers, stack and registry on a real engine."""
-    install_group(session, "test")
-    session.install("-e", ".[dev]")
+    install(session, "test")
     session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Measure size, rebuild, startup, latency and throughput; print a table, write JSON."""
-    session.install("-e", ".[dev,legacy]")
+    install(session, extras=("legacy",))
     session.run("python", "-m", "gemini_workflow.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def reliability(session: nox.Session) -> None:
     """Break a running stack on purpose: soak, outages, crashes, hostile input, key leaks."""
-    install_group(session, "test", "reliability")
-    session.install("-e", ".[dev]")
+    install(session, "test", "reliability")
     session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs)
 
 

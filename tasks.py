@@ -129,15 +129,15 @@ def build(
 
 @task(help={"upgrade": "Move every dependency to its newest allowed version."})
 def lock(c: Context, upgrade: bool = False) -> None:
-    """Compile containers/requirements.lock (hashes, runtime deps only) from pyproject.toml."""
+    """Resolve uv.lock from pyproject.toml and export the image's containers/requirements.lock."""
     from gemini_workflow import lockfile
 
-    lock_path = ROOT / lockfile.LOCK
-    pyproject = ROOT / "pyproject.toml"
-    version = str(c.config.image.python_version)
-    c.run(shlex.join(lockfile.compile_command(pyproject, lock_path, version, upgrade=upgrade)))
-    lockfile.stamp(lock_path, lockfile.inputs_digest(pyproject))
-    print(f"wrote {lockfile.LOCK}; commit it with pyproject.toml")
+    c.run(shlex.join(lockfile.lock_command(upgrade=upgrade)))
+    try:
+        lockfile.write_image_lock(ROOT)
+    except lockfile.LockError as exc:
+        raise Exit(str(exc)) from exc
+    print(f"wrote {lockfile.UV_LOCK} and {lockfile.LOCK}; commit both with pyproject.toml")
 
 
 @task(help={"offline": "Use the offline path even where Docker Hub answers (to try what CI does)."})

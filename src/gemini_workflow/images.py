@@ -362,12 +362,7 @@ def preflight(request: BuildRequest) -> None:
             f"{DOCKERFILE} declares secret-looking {', '.join(named)}: ARG and ENV values are"
             " stored in the image. Pass secrets at run time (env or a mounted file) instead."
         )
-    lock = request.root / lockfile.LOCK
-    if not lockfile.is_current(lock, request.root / "pyproject.toml"):
-        raise WorkflowError(
-            f"{lockfile.LOCK} is missing or older than pyproject.toml's dependencies:"
-            " run `invoke lock` and commit the result"
-        )
+    lockfile.check(request.root)
     if request.offline and not host.wheelhouse_is_current(request.root, request.python_version):
         raise WorkflowError(
             f"offline mode but {host.WHEELHOUSE} is missing or older than {lockfile.LOCK}:"

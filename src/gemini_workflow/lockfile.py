@@ -1,62 +1,83 @@
-"""The hash-locked runtime dependencies the image installs (containers/requirements.lock).
+"""The two locks: uv.lock (every tool and dependency) and the image's requirements.lock.
 
-The lock is compiled from pyproject.toml by uv and stamped with a digest of the inputs it
-was compiled from, so a build can tell cheaply (no network, no resolver) that pyproject's
-dependencies changed since the last `invoke lock`.
+uv.lock pins everything the project installs anywhere: the runtime dependencies, the
+developer's tools (pip and uv among them) and the test and lint groups. The image does not
+need uv: `containers/requirements.lock` is uv.lock's runtime part exported with hashes, which
+the Dockerfile installs with plain pip. Both are checked without network or resolver: uv
+knows whether uv.lock still satisfies pyproject.toml, and the export is compared as text.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+from gemini_workflow.errors import WorkflowError
+
 LOCK = Path("containers/requirements.lock")
-STAMP = "# inputs-sha256: "
-# The image runs on glibc x86_64; the lock still carries every wheel's hash (arm64 too).
-PLATFORM = "x86_64-manylinux_2_28"
+UV_LOCK = Path("uv.lock")
+HEADER = (
+    "# The image's runtime dependencies, exported from uv.lock by `invoke lock`: do not edit.\n"
+    "# `invoke build` refuses to build when this file and uv.lock disagree.\n"
+)
+# Runtime dependencies only: no dependency group, not the project itself (built apart).
+EXPORT_ARGS = (
+    "export",
+    "--frozen",
+    "--no-default-groups",
+    "--no-emit-project",
+    "--no-header",
+    "--format",
+    "requirements.txt",
+)
 
 
-def inputs_digest(pyproject: Path) -> str:
-    """A digest of exactly what the lock depends on: runtime dependencies and Python range."""
-    project = tomllib.loads(pyproject.read_text())["project"]
-    inputs = {
-        "dependencies": sorted(project.get("dependencies", [])),
-        "requires-python": project.get("requires-python", ""),
-    }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+class LockError(WorkflowError):
+    """A lock is stale or cannot be produced; the message names the command that fixes it."""
 
 
-def compile_command(
-    pyproject: Path, lock: Path, python_version: str, *, upgrade: bool = False
-) -> list[str]:
-    """`uv pip compile` for runtime dependencies only, with every artifact's hash."""
-    cmd = [sys.executable, "-m", "uv", "pip", "compile", str(pyproject)]
-    cmd += ["--generate-hashes", "--python-version", python_version]
-    cmd += ["--python-platform", PLATFORM, "--custom-compile-command", "invoke lock"]
-    cmd += ["--quiet", "--output-file", str(lock)]
-    if upgrade:
-        cmd.append("--upgrade")
-    return cmd
+def uv(*args: str) -> list[str]:
+    """uv from the environment running the workflow (uv.lock pins it), never one on PATH."""
+    return [sys.executable, "-m", "uv", *args]
 
 
-def stamp(lock: Path, digest: str) -> None:
-    """Record the inputs digest as the lock's first line (replacing an older stamp)."""
-    lines = [line for line in lock.read_text().splitlines() if not line.startswith(STAMP)]
-    lock.write_text("\n".join([STAMP + digest, *lines]) + "\n")
+def lock_command(*, upgrade: bool = False) -> list[str]:
+    """`uv lock`: resolve pyproject.toml into uv.lock (keeping pins unless upgrading)."""
+    return uv("lock", *(["--upgrade"] if upgrade else []))
 
 
-def recorded_digest(lock: Path) -> str | None:
-    if not lock.exists():
-        return None
-    for line in lock.read_text().splitlines():
-        if line.startswith(STAMP):
-            return line.removeprefix(STAMP).strip()
-    return None
+def exported(root: Path) -> str:
+    """The image lock as uv.lock says it should read, header included."""
+    result = _run_uv(root, *EXPORT_ARGS)
+    if result.returncode != 0:
+        raise LockError(f"uv export failed: {_tail(result)}; run `invoke lock`")
+    return HEADER + result.stdout
 
 
-def is_current(lock: Path, pyproject: Path) -> bool:
-    """True when the lock was compiled from pyproject's current runtime dependencies."""
-    return recorded_digest(lock) == inputs_digest(pyproject)
+def write_image_lock(root: Path) -> Path:
+    path = root / LOCK
+    path.write_text(exported(root), encoding="utf-8")
+    return path
+
+
+def check(root: Path) -> None:
+    """Fail unless uv.lock satisfies pyproject.toml and the image lock is its export."""
+    result = _run_uv(root, "lock", "--check", "--offline")
+    if result.returncode != 0:
+        raise LockError(
+            f"{UV_LOCK} is older than pyproject.toml ({_tail(result)}): run `invoke lock`"
+            " and commit both locks"
+        )
+    lock = root / LOCK
+    if not lock.is_file() or lock.read_text(encoding="utf-8") != exported(root):
+        raise LockError(f"{LOCK} is not the export of {UV_LOCK}: run `invoke lock` and commit it")
+
+
+def _run_uv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(uv(*args), cwd=root, capture_output=True, text=True, check=False)
+
+
+def _tail(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"exit {result.returncode}"

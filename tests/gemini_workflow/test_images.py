@@ -332,7 +332,8 @@ def test_history_lines_are_shortened_to_their_gist() -> None:
 
 def copy_inputs(root: Path) -> Path:
     (root / "containers").mkdir()
-    for rel in ("pyproject.toml", "containers/Dockerfile", "containers/requirements.lock"):
+    inputs = ("pyproject.toml", "uv.lock", "containers/Dockerfile", "containers/requirements.lock")
+    for rel in inputs:
         (root / rel).write_text((ROOT / rel).read_text())
     return root
 
@@ -343,7 +344,8 @@ def request(root: Path, **overrides: Any) -> images.BuildRequest:
 
 def test_preflight_refuses_a_stale_lock(tmp_path: Path) -> None:
     root = copy_inputs(tmp_path)
-    lockfile.stamp(root / lockfile.LOCK, "0" * 64)
+    lock = root / lockfile.LOCK
+    lock.write_text(lock.read_text().replace("fastapi==", "fastapi==0.0.1\n# was "))
     with pytest.raises(WorkflowError, match="invoke lock"):
         images.preflight(request(root))
 

@@ -1,56 +1,64 @@
-"""The lock knows which pyproject inputs it was compiled from."""
+"""The image lock is uv.lock's runtime export, and a stale lock of either kind is refused."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from gemini_workflow import lockfile
 
 ROOT = Path(__file__).resolve().parents[2]
-PYPROJECT = '[project]\nname = "x"\nversion = "1"\nrequires-python = ">=3.11"\ndependencies = {}\n'
 
 
-def pyproject(path: Path, *deps: str) -> Path:
-    file = path / "pyproject.toml"
-    file.write_text(PYPROJECT.format("[" + ", ".join(f'"{d}"' for d in deps) + "]"))
-    return file
+def project_copy(tmp_path: Path) -> Path:
+    """pyproject.toml and both locks: all that the checks read (uv runs offline)."""
+    (tmp_path / "containers").mkdir()
+    for rel in ("pyproject.toml", "uv.lock", "README.md", str(lockfile.LOCK)):
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    return tmp_path
 
 
-def test_the_committed_lock_matches_pyproject() -> None:
-    assert lockfile.is_current(ROOT / lockfile.LOCK, ROOT / "pyproject.toml")
+def test_the_committed_locks_agree_with_pyproject() -> None:
+    lockfile.check(ROOT)
 
 
-def test_digest_ignores_order_but_not_content(tmp_path: Path) -> None:
-    a = lockfile.inputs_digest(pyproject(tmp_path, "fastapi>=1", "uvicorn"))
-    b = lockfile.inputs_digest(pyproject(tmp_path, "uvicorn", "fastapi>=1"))
-    c = lockfile.inputs_digest(pyproject(tmp_path, "uvicorn", "fastapi>=2"))
-    assert a == b
-    assert a != c
+def test_the_image_lock_holds_runtime_pins_with_hashes_and_no_tools() -> None:
+    text = (ROOT / lockfile.LOCK).read_text()
+    assert text.startswith(lockfile.HEADER)
+    assert "\ngoogle-genai==" in text
+    assert "--hash=sha256:" in text
+    for tool in ("invoke", "nox", "pytest", "pip", "uv", "google-generativeai"):
+        assert f"\n{tool}==" not in text
 
 
-def test_stamp_replaces_an_older_stamp_and_keeps_the_pins(tmp_path: Path) -> None:
-    lock = tmp_path / "requirements.lock"
-    lock.write_text("# header\nfastapi==1.0 \\\n    --hash=sha256:00\n")
-    lockfile.stamp(lock, "old")
-    lockfile.stamp(lock, "new")
-    assert (
-        lock.read_text()
-        == "# inputs-sha256: new\n# header\nfastapi==1.0 \\\n    --hash=sha256:00\n"
-    )
-    assert lockfile.recorded_digest(lock) == "new"
+def test_an_edited_image_lock_is_refused(tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    lock = root / lockfile.LOCK
+    lock.write_text(lock.read_text().replace("\nfastapi==", "\nfastapi==0.0.1\n# was "))
+    with pytest.raises(lockfile.LockError, match=r"not the export of uv\.lock: run `invoke lock`"):
+        lockfile.check(root)
 
 
-def test_a_missing_or_unstamped_lock_is_not_current(tmp_path: Path) -> None:
-    project = pyproject(tmp_path, "fastapi")
-    assert not lockfile.is_current(tmp_path / "absent.lock", project)
-    (tmp_path / "plain.lock").write_text("fastapi==1.0\n")
-    assert not lockfile.is_current(tmp_path / "plain.lock", project)
+def test_a_dependency_added_to_pyproject_makes_uv_lock_stale(tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace('"httptools>=0.6",', '"httptools>=0.6", "six",')
+    pyproject.write_text(text)
+    with pytest.raises(lockfile.LockError, match=r"uv\.lock is older than pyproject\.toml"):
+        lockfile.check(root)
 
 
-def test_compile_command_hashes_runtime_deps_for_the_image_platform() -> None:
-    command = lockfile.compile_command(Path("pyproject.toml"), Path("out.lock"), "3.11")
-    assert command[1:5] == ["-m", "uv", "pip", "compile"]
-    assert "--generate-hashes" in command
-    assert command[command.index("--python-platform") + 1] == "x86_64-manylinux_2_28"
-    assert "--upgrade" not in command
-    assert "--upgrade" in lockfile.compile_command(Path("p"), Path("o"), "3.11", upgrade=True)
+def test_writing_the_image_lock_restores_the_export(tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    (root / lockfile.LOCK).write_text("stale\n")
+    lockfile.write_image_lock(root)
+    lockfile.check(root)
+
+
+def test_lock_commands_use_the_uv_of_the_running_environment() -> None:
+    import sys
+
+    assert lockfile.lock_command() == [sys.executable, "-m", "uv", "lock"]
+    assert lockfile.lock_command(upgrade=True)[-1] == "--upgrade"
