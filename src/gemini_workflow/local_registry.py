@@ -22,7 +22,7 @@ from typing import Any
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import RegistryClient
 
-DEBIAN_BINARY = "/usr/bin/docker-registry"
+BINARY_NAME = "docker-registry"
 DEBIAN_PACKAGE = "docker-registry"
 # registry 2.8.3, the last 2.x; the same program Debian ships as docker-registry 2.8.2.
 OFFICIAL_IMAGE = (
@@ -104,15 +104,12 @@ def up(spec: LocalRegistry) -> str:
             "another port: --port N (or INVOKE_REGISTRY_PORT=N)"
         )
     spec.data_dir.mkdir(parents=True, exist_ok=True)
-    installed = ""
     if spec.use_container:
         _start_container(spec)
     else:
-        if not Path(DEBIAN_BINARY).exists():
-            installed = f"installed {DEBIAN_PACKAGE} with apt; "
         _start_process(spec)
     _wait_ready(spec)
-    return f"{installed}started the local registry on {spec.address} (storage: {spec.data_dir})"
+    return f"started the local registry on {spec.address} (storage: {spec.data_dir})"
 
 
 def _running_address(spec: LocalRegistry) -> str | None:
@@ -133,24 +130,30 @@ def down(spec: LocalRegistry, *, purge: bool = False) -> str:
     return f"{said}; deleted {spec.data_dir}" if purge else said
 
 
-def ensure_binary() -> str:
-    """Debian's docker-registry, installed with apt on first use (what `bootstrap` calls)."""
-    if Path(DEBIAN_BINARY).exists():
-        return DEBIAN_BINARY
-    install = ["apt-get", "install", "-y", "--no-install-recommends", DEBIAN_PACKAGE]
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+def tools_dir() -> Path:
+    """Where `invoke bootstrap` puts host tools it takes out of Debian packages."""
+    if os.geteuid() == 0:
+        return Path("/usr/local/lib/gemini-service")
+    return Path.home() / ".local" / "share" / "gemini-service"
+
+
+def find_binary(directory: Path | None = None) -> Path | None:
+    """Debian's registry program: on PATH (installed with apt) or where bootstrap put it."""
+    on_path = shutil.which(BINARY_NAME)
+    if on_path:
+        return Path(on_path)
+    candidate = (directory or tools_dir()) / BINARY_NAME
+    return candidate if candidate.is_file() else None
+
+
+def ensure_binary() -> Path:
+    binary = find_binary()
+    if binary is None:
         raise LocalRegistryError(
-            f"{DEBIAN_BINARY} is missing; install it with `sudo {' '.join(install)}` "
-            "(or run `invoke bootstrap`)"
+            f"Debian's {BINARY_NAME} is not installed (this host builds offline, so the"
+            " registry:2 image is out of reach): run `invoke bootstrap`, which fetches it"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0 or not Path(DEBIAN_BINARY).exists():
-        raise LocalRegistryError(
-            f"`{' '.join(install)}` failed:\n{result.stderr[-800:]}\nrun `apt-get update` first "
-            "if the package is unknown"
-        )
-    return DEBIAN_BINARY
+    return binary
 
 
 def _start_process(spec: LocalRegistry) -> None:

