@@ -119,22 +119,10 @@ class BuildSetup:
 
 
 def invoke_config() -> Any:
-    """The project's invoke config as `invoke` itself sees it: tasks.py defaults, then
-    invoke.yaml (written by `invoke bootstrap`), then INVOKE_* variables."""
-    import importlib.util
+    """The project's invoke config as a task sees it (defaults, invoke.yaml, INVOKE_*)."""
+    from gemini_workflow import config
 
-    from invoke.config import Config
-
-    spec = importlib.util.spec_from_file_location("_gemini_tasks", ROOT / "tasks.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {ROOT / 'tasks.py'}")
-    tasks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tasks)
-    config = Config(project_location=ROOT)
-    config.load_collection(tasks.CONFIG)
-    config.load_project()
-    config.load_shell_env()
-    return config
+    return config.load(ROOT)
 
 
 def build_setup() -> BuildSetup:

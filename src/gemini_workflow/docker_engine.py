@@ -81,6 +81,14 @@ def save_image(client: Any, ref: str, chunk_size: int = 1 << 20) -> Iterator[byt
     yield from image.save(chunk_size=chunk_size, named=True)
 
 
+def container_rss(container: Any) -> int:
+    """Resident bytes of a container's Python processes (its init process excluded)."""
+    top = container.top(ps_args="-o pid,rss,comm")
+    titles = top["Titles"]
+    rss, comm = titles.index("RSS"), titles.index("COMMAND")
+    return sum(int(p[rss]) * 1024 for p in top["Processes"] if "python" in p[comm])
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     """One `docker buildx build` invocation (one target, loaded into the engine)."""

@@ -14,11 +14,11 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gemini_workflow import wait
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import RegistryClient
 
@@ -70,6 +70,17 @@ class LocalRegistry:
 
     def client(self) -> RegistryClient:
         return RegistryClient(self.address, timeout=5)
+
+
+def from_config(config: Any, *, root: Path, port: int = 0) -> LocalRegistry:
+    """The registry invoke config describes (`registry.*`); offline hosts run Debian's binary."""
+    registry = config["registry"]
+    return LocalRegistry(
+        state_dir=root / str(registry["dir"]),
+        host=str(registry["host"]),
+        port=port or int(registry["port"]),
+        use_container=not bool(config["offline"]),
+    )
 
 
 def config_text(spec: LocalRegistry) -> str:
@@ -202,10 +213,13 @@ def _stop_process(spec: LocalRegistry) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
+
+    def gone() -> bool:
         _reap(pid)
-        time.sleep(0.05)
+        return not _alive(pid)
+
+    with contextlib.suppress(wait.WaitTimeout):
+        wait.until(gone, timeout=5, interval=0.05, what="the registry exiting")
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
     _reap(pid)
@@ -219,9 +233,9 @@ def _reap(pid: int) -> None:
 
 
 def _docker() -> Any:
-    import docker
+    from gemini_workflow import docker_engine
 
-    return docker.from_env()
+    return docker_engine.connect(timeout=60)
 
 
 def _container_address(spec: LocalRegistry) -> str | None:
@@ -229,7 +243,7 @@ def _container_address(spec: LocalRegistry) -> str | None:
 
     try:
         container = _docker().containers.get(spec.container_name)
-    except docker.errors.DockerException:  # no such container, or no engine at all
+    except (docker.errors.DockerException, WorkflowError):  # no such container, or no engine
         return None
     if container.status != "running":
         return None
@@ -267,23 +281,31 @@ def _stop_container(spec: LocalRegistry) -> bool:
 
     try:
         container = _docker().containers.get(spec.container_name)
-    except docker.errors.DockerException:  # no such container, or no engine at all
+    except (docker.errors.DockerException, WorkflowError):  # no such container, or no engine
         return False
     container.remove(force=True)
     return True
 
 
+class _Exited(Exception):
+    """The registry process is gone: waiting longer cannot help."""
+
+
 def _wait_ready(spec: LocalRegistry) -> None:
     client = spec.client()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if client.ping():
-            return
+            return True
         if not spec.use_container and not _alive(_started_pid(spec)):
-            break  # the process is gone: waiting longer cannot help
-        time.sleep(0.1)
-    tail = spec.log_file.read_text()[-1500:] if spec.log_file.exists() else "(no log)"
-    raise LocalRegistryError(
-        f"the registry did not answer on {spec.address}; its log ({spec.log_file}) ends with:\n"
-        f"{tail}"
-    )
+            raise _Exited
+        return False
+
+    try:
+        wait.until(answers, timeout=READY_TIMEOUT, interval=0.1, what="the registry answering")
+    except (_Exited, wait.WaitTimeout):
+        tail = spec.log_file.read_text()[-1500:] if spec.log_file.exists() else "(no log)"
+        raise LocalRegistryError(
+            f"the registry did not answer on {spec.address}; its log ({spec.log_file}) ends"
+            f" with:\n{tail}"
+        ) from None

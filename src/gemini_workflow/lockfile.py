@@ -18,7 +18,7 @@ from gemini_workflow.errors import WorkflowError
 LOCK = Path("containers/requirements.lock")
 UV_LOCK = Path("uv.lock")
 HEADER = (
-    "# The image's runtime dependencies, exported from uv.lock by `invoke lock`: do not edit.\n"
+    "# The image's runtime dependencies: uv.lock's export by `invoke images.lock`. Do not edit.\n"
     "# `invoke build` refuses to build when this file and uv.lock disagree.\n"
 )
 # Runtime dependencies only: no dependency group, not the project itself (built apart).
@@ -51,7 +51,7 @@ def exported(root: Path) -> str:
     """The image lock as uv.lock says it should read, header included."""
     result = _run_uv(root, *EXPORT_ARGS)
     if result.returncode != 0:
-        raise LockError(f"uv export failed: {_tail(result)}; run `invoke lock`")
+        raise LockError(f"uv export failed: {_tail(result)}; run `invoke images.lock`")
     return HEADER + result.stdout
 
 
@@ -66,12 +66,14 @@ def check(root: Path) -> None:
     result = _run_uv(root, "lock", "--check", "--offline")
     if result.returncode != 0:
         raise LockError(
-            f"{UV_LOCK} is older than pyproject.toml ({_tail(result)}): run `invoke lock`"
+            f"{UV_LOCK} is older than pyproject.toml ({_tail(result)}): run `invoke images.lock`"
             " and commit both locks"
         )
     lock = root / LOCK
     if not lock.is_file() or lock.read_text(encoding="utf-8") != exported(root):
-        raise LockError(f"{LOCK} is not the export of {UV_LOCK}: run `invoke lock` and commit it")
+        raise LockError(
+            f"{LOCK} is not the export of {UV_LOCK}: run `invoke images.lock` and commit it"
+        )
 
 
 def _run_uv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

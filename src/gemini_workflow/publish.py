@@ -295,7 +295,7 @@ def push_release(
     image_name: str,
     force: bool,
     record_path: Path,
-    build: Callable[[], None],
+    build: Callable[[], object],
     progress: Progress = lambda _: None,
     engine: Any = None,
     registry: RegistryClient | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from typing import Any
 import docker.errors
 import requests
 
-from gemini_workflow import docker_engine
+from gemini_workflow import docker_engine, wait
+from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import (
     RegistryAuthError,
     RegistryClient,
@@ -62,6 +64,25 @@ def pinned(ref: ImageReference, registry: RegistryClient) -> ImageReference:
     if digest is None:
         raise ReleaseError(f"{ref} does not exist in the registry")
     return ImageReference(ref.repository, None, digest)
+
+
+def verify_from_config(
+    config: Any, *, root: Path, ref: str = "", progress: Progress = lambda _: None
+) -> VerifyReport:
+    """`invoke verify [REF]` with invoke config: the record path, the fake, the timeout.
+
+    The fake image is the one `invoke build` tagged with this project's version.
+    """
+    from gemini_workflow import images
+
+    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    return verify_release(
+        ref,
+        record_path=root / str(config["release"]["record"]),
+        fake_image=f"{images.fake_image_name(str(config['image']['name']))}:{version}",
+        timeout=float(config["release"]["verify_timeout"]),
+        progress=progress,
+    )
 
 
 def verify_release(
@@ -280,22 +301,14 @@ def _run(
 
 def _wait_healthy(container: Any, timeout: float) -> str:
     """The image's own HEALTHCHECK decides; a container without one fails verification."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        container.reload()
-        state = container.attrs["State"]
-        health = (state.get("Health") or {}).get("Status")
-        if health is None:
-            raise ReleaseError(f"{container.image.tags or container.image.id} has no HEALTHCHECK")
-        if health == "healthy":
-            return str(health)
-        if state.get("Status") == "exited" or health == "unhealthy":
-            break
-        time.sleep(0.25)
-    raise ReleaseError(
-        f"the pulled image did not become healthy within {timeout:.0f} s "
-        f"(state {container.attrs['State'].get('Status')}); its log ends with:\n{_logs(container)}"
-    )
+    try:
+        wait.container_healthy(container, timeout=timeout)
+    except WorkflowError as exc:
+        raise ReleaseError(
+            f"the pulled image did not become healthy ({exc}); its log ends with:\n"
+            f"{_logs(container)}"
+        ) from None
+    return "healthy"
 
 
 def _host_port(container: Any) -> int:
