@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from service_support import asgi_client, build_settings, sse_events
-from stub_client import ANSWER, StubClient
 
 from gemini_service.app import create_app
 from gemini_service.clients.base import TextChunk
 from gemini_service.errors import ERROR_TABLE, ROUTING_ERRORS, RateLimited, markdown_table
+from tests.gemini_service.service_support import asgi_client, build_settings, sse_events
+from tests.gemini_service.stub_client import ANSWER, StubClient
 
 JSON = {"content-type": "application/json"}
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_support import running
 
 from gemini_workflow.ports import free_port
+from tests.gemini_service.service_support import running
 
 CONCURRENCY = 200
 UPSTREAM_LATENCY_MS = 500

@@ -10,10 +10,10 @@ import uuid
 
 import httpx
 import pytest
-from service_support import ServiceFactory
 
 from gemini_service.errors import ERROR_TABLE
 from gemini_workflow.ports import free_port
+from tests.gemini_service.service_support import ServiceFactory
 
 # fault directive -> (status, code, Retry-After) the client must see
 UPSTREAM_FAULTS = {

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_support import CANARY_KEY, Served, running
 
 from gemini_workflow.ports import free_port
+from tests.gemini_service.service_support import CANARY_KEY, Served, running
 
 PROMPT_WORD = "zebracorn"  # appears in every prompt; must never appear in the logs
 FAULTS = ["bad_key", "rate_limit", "unavailable", "internal", "malformed", "drop", "safety"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import httpx
-from service_support import sse_events
+
+from tests.gemini_service.service_support import sse_events
 
 
 async def test_stream_sends_chunks_then_done(service: httpx.AsyncClient) -> None:

@@ -71,9 +71,13 @@ def test_failed_quiet_build_shows_the_tail_of_its_output(monkeypatch: pytest.Mon
     assert calls[1][3:5] == ["--progress", "plain"]
 
 
-def test_successful_build_returns_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subprocess, "run", fake_run([Completed(0), Completed(0)], []))
+def test_a_successful_build_runs_the_planned_command_once_after_the_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", fake_run([Completed(0), Completed(0)], calls))
     docker_engine.build(SPEC)
+    assert calls == [["docker", "buildx", "version"], docker_engine.build_command(SPEC)]
 
 
 def test_failed_pull_raises_with_the_engines_reason(monkeypatch: pytest.MonkeyPatch) -> None:

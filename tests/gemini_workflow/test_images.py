@@ -1,19 +1,18 @@
-"""Build arguments, tags, secret and policy checks, and the build orchestration (no engine)."""
+"""Build arguments, tags, preflight and the build orchestration (no engine)."""
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke.collection import Collection
-from invoke.loader import FilesystemLoader
-from rich.console import Console
 
-from gemini_workflow import docker_engine, images, lockfile
+from gemini_workflow import config, docker_engine, image_checks, images, lockfile
 from gemini_workflow.errors import WorkflowError
+from tests.gemini_workflow.image_samples import HISTORY, inspect_data
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO = images.SourceInfo(
@@ -24,36 +23,10 @@ INFO = images.SourceInfo(
     source_url="https://example.com/repo",
     licenses="Apache-2.0",
 )
-BUDGETS = images.Budgets(max_size_mb=300, max_added_mb=100, max_layers=8)
-GOOD_CONFIG = {
-    "User": "10001:10001",
-    "Healthcheck": {"Test": ["CMD", "python", "-m", "gemini_service.healthcheck"]},
-    "Env": ["PATH=/opt/venv/bin:/usr/bin", "PORT=8000", "GEMINI_MODEL=gemini-2.5-flash"],
-    "Labels": {"org.opencontainers.image.version": "1.2.3"},
-}
-
-
-def inspect_data(size_mb: float = 230, layers: int = 4, **config: Any) -> dict[str, Any]:
-    return {
-        "Id": "sha256:abc",
-        "Size": int(size_mb * images.MB),
-        "RootFS": {"Layers": [f"sha256:{i}" for i in range(layers)]},
-        "Config": {**GOOD_CONFIG, **config},
-    }
-
-
-HISTORY = [
-    {"CreatedBy": 'ENTRYPOINT ["python" "-m" "gemini_service"]', "Size": 0},
-    {"CreatedBy": "COPY /opt/project/ /opt/venv/lib/python3.11/site-packages/", "Size": 211_000},
-    {"CreatedBy": "COPY /opt/venv /opt/venv # buildkit", "Size": 60_200_000},
-    {"CreatedBy": "", "Size": 169_000_000},
-]
-BASE = {"Size": 169_000_000}
 
 
 def project_defaults() -> Any:
-    module, _ = FilesystemLoader(start=str(ROOT)).load("tasks")
-    return Collection.from_module(module).configuration()
+    return copy.deepcopy(config.DEFAULTS)
 
 
 # --- tags, arguments, options ----------------------------------------------------------
@@ -115,7 +88,7 @@ def test_request_uses_config_defaults() -> None:
     assert request.python_base == config["images"]["python"]
     assert request.targets == ("app", "fake")
     assert not request.offline
-    assert request.budgets == images.Budgets.from_config(config["image"]["budgets"])
+    assert request.budgets == image_checks.Budgets.from_config(config["image"]["budgets"])
 
 
 def test_request_offline_uses_the_recorded_stand_in() -> None:
@@ -134,14 +107,6 @@ def test_other_python_version_online_uses_that_official_image() -> None:
     request = images.request_from_config(project_defaults(), root=ROOT, python_version="3.12")
     assert request.python_base == "python:3.12-slim-bookworm"
     assert request.python_version == "3.12"
-
-
-def test_caller_api_key_becomes_a_known_secret_only_when_plausible() -> None:
-    assert images.known_secret_values({"GEMINI_API_KEY": "AIzaSomethingLong"}) == [
-        "AIzaSomethingLong"
-    ]
-    assert images.known_secret_values({"GEMINI_API_KEY": "x"}) == []
-    assert images.known_secret_values({}) == []
 
 
 def test_dockerfile_default_base_is_the_pinned_config_base() -> None:
@@ -206,127 +171,6 @@ def test_outside_git_the_error_says_what_to_do(tmp_path: Path) -> None:
         images.read_source_info(tmp_path)
 
 
-# --- secrets -----------------------------------------------------------------------------
-
-
-def test_the_real_dockerfile_declares_no_secret_looking_names() -> None:
-    assert images.dockerfile_secret_names((ROOT / images.DOCKERFILE).read_text()) == []
-
-
-def test_secret_looking_arg_and_env_names_are_found() -> None:
-    dockerfile = (
-        "FROM x\nARG API_TOKEN\nARG VERSION=1 GITHUB_PAT_TOKEN=2\n"
-        "ENV DB_PASSWORD=hunter2 \\\n    PORT=8000\nENV LEGACY_SECRET value\n"
-        "ENV GEMINI_API_KEY_FILE=/run/secrets/key\n"
-    )
-    assert images.dockerfile_secret_names(dockerfile) == [
-        "ARG API_TOKEN",
-        "ARG GITHUB_PAT_TOKEN",
-        "ENV DB_PASSWORD",
-        "ENV LEGACY_SECRET",
-    ]
-
-
-def test_clean_image_has_no_secret_findings() -> None:
-    assert images.find_secrets(inspect_data(), HISTORY) == []
-
-
-def test_the_official_python_images_own_metadata_is_not_a_secret() -> None:
-    """Public key IDs and checksums in python:*-slim must not fail every online build."""
-    env = [
-        "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",
-        "PYTHON_VERSION=3.11.14",
-        "PYTHON_SHA256=8d3ed8ec5c88c1c95f5e558612a725450d2452813ddad5e58fdb1a53b1209b78",
-    ]
-    history = [
-        {"CreatedBy": "ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D"},
-        {"CreatedBy": '/bin/sh -c gpg --batch --recv-keys "$GPG_KEY"; export GNUPGHOME'},
-    ]
-    assert images.find_secrets(inspect_data(Env=env), history) == []
-
-
-@pytest.mark.parametrize(
-    ("where", "inspect", "history"),
-    [
-        ("history", inspect_data(), [{"CreatedBy": "|1 API_KEY=abcd1234 /bin/sh -c make"}]),
-        ("env", inspect_data(Env=["SERVICE_TOKEN=s3cr3tvalue"]), []),
-        ("label", inspect_data(Labels={"k": "AIza" + "A" * 35}), []),
-        ("history", inspect_data(), [{"CreatedBy": "RUN echo -----BEGIN RSA PRIVATE KEY-----"}]),
-    ],
-)
-def test_secret_looking_values_are_found(where: str, inspect: Any, history: Any) -> None:
-    findings = images.find_secrets(inspect, history)
-    assert findings
-    assert all(where in finding for finding in findings)
-
-
-def test_the_callers_key_value_is_found_anywhere() -> None:
-    inspect = inspect_data(Labels={"note": "built with my-own-key-123"})
-    assert images.find_secrets(inspect, [], known=["my-own-key-123"]) == [
-        "the value of GEMINI_API_KEY in label note"
-    ]
-
-
-def test_findings_never_echo_the_secret() -> None:
-    findings = images.find_secrets(inspect_data(Env=["SERVICE_TOKEN=s3cr3tvalue"]), [])
-    assert "s3cr3tvalue" not in " ".join(findings)
-
-
-def test_stream_search_finds_needles_across_chunk_borders() -> None:
-    chunks = [b"....CANA", b"RY....", b"x"]
-    assert images.find_in_stream(chunks, [b"CANARY", b"absent"]) == {b"CANARY"}
-    assert images.find_in_stream(chunks, []) == set()
-
-
-# --- policies and report ------------------------------------------------------------------
-
-
-def test_a_good_image_passes_and_is_measured() -> None:
-    report = images.examine("app", inspect_data(), HISTORY, BASE, BUDGETS)
-    assert report.problems == []
-    assert report.layers == 4
-    assert report.added == report.size - 169_000_000
-    assert [size for size, _ in report.biggest] == [169_000_000, 60_200_000, 211_000]
-    assert report.biggest[0][1] == "(base image)"
-
-
-@pytest.mark.parametrize(
-    ("inspect", "problem"),
-    [
-        (inspect_data(size_mb=301), "budget 300 MB"),
-        (inspect_data(size_mb=270), "over the base > budget 100 MB"),
-        (inspect_data(layers=9), "9 layers > budget 8"),
-        (inspect_data(User=""), "runs as root"),
-        (inspect_data(User="0:0"), "runs as root"),
-        (inspect_data(User="root"), "runs as root"),
-        (inspect_data(Healthcheck=None), "no HEALTHCHECK"),
-        (inspect_data(Healthcheck={"Test": ["NONE"]}), "no HEALTHCHECK"),
-        (inspect_data(Env=["AUTH_TOKEN=abcdefgh"]), "possible secret"),
-    ],
-)
-def test_each_policy_violation_is_reported(inspect: Any, problem: str) -> None:
-    report = images.examine("app", inspect, HISTORY, BASE, BUDGETS)
-    assert any(problem in p for p in report.problems), report.problems
-
-
-def test_report_table_shows_size_growth_layers_and_biggest_layers() -> None:
-    report = images.examine("app", inspect_data(), HISTORY, BASE, BUDGETS)
-    report.tags = ["gemini-service:1.2.3"]
-    console = Console(width=160, record=True)
-    console.print(images.report_table([report]))
-    text = console.export_text()
-    assert "gemini-service:1.2.3" in text
-    assert "230.0 MB" in text
-    assert "+61.0 MB" in text
-    assert "COPY /opt/venv /opt/venv" in text
-
-
-def test_history_lines_are_shortened_to_their_gist() -> None:
-    line = "|2 PYTHON_VERSION=3.11 INDEX_OPTIONS= /bin/sh -c python3 -m venv /opt/venv # buildkit"
-    assert images.short(line) == "python3 -m venv /opt/venv"
-    assert images.short("x" * 100, 10) == "x" * 9 + "…"
-
-
 # --- preflight and orchestration ------------------------------------------------------------
 
 
@@ -346,7 +190,7 @@ def test_preflight_refuses_a_stale_lock(tmp_path: Path) -> None:
     root = copy_inputs(tmp_path)
     lock = root / lockfile.LOCK
     lock.write_text(lock.read_text().replace("fastapi==", "fastapi==0.0.1\n# was "))
-    with pytest.raises(WorkflowError, match="invoke lock"):
+    with pytest.raises(WorkflowError, match=r"invoke images\.lock"):
         images.preflight(request(root))
 
 
@@ -431,7 +275,7 @@ def test_good_build_tags_both_images_and_drops_temporary_tags(
 def test_failed_checks_leave_no_tag_behind(monkeypatch: pytest.MonkeyPatch, source: None) -> None:
     fake = FakeEngine(inspect_data(User="root"))
     install(monkeypatch, fake)
-    with pytest.raises(images.ImageCheckFailed, match="runs as root") as failure:
+    with pytest.raises(image_checks.ImageCheckFailed, match="runs as root") as failure:
         images.build_images(request(ROOT), client=object())
     assert set(fake.images) == {"base:1"}
     assert len(failure.value.reports) == 2  # the table can still be shown

@@ -5,7 +5,6 @@ The real registry runs in tests/smoke/test_release.py."""
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from gemini_workflow import local_registry
 from gemini_workflow.local_registry import LocalRegistry, LocalRegistryError
+from gemini_workflow.ports import free_port
 
 STAND_IN = f"""#!{sys.executable}
 # Usage like docker-registry: serve CONFIG. Serves /v2/ on the config's http.addr.
@@ -34,12 +34,6 @@ class H(BaseHTTPRequestHandler):
 print("serving", addr, flush=True)
 HTTPServer((host, int(port)), H).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

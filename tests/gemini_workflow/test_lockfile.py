@@ -37,7 +37,7 @@ def test_an_edited_image_lock_is_refused(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
     lock = root / lockfile.LOCK
     lock.write_text(lock.read_text().replace("\nfastapi==", "\nfastapi==0.0.1\n# was "))
-    with pytest.raises(lockfile.LockError, match=r"not the export of uv\.lock: run `invoke lock`"):
+    with pytest.raises(lockfile.LockError, match=r"not the export of uv\.lock: run `invoke images"):
         lockfile.check(root)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def test_resolving_the_lock_again_is_what_breaks_that_pip(
     root = project(tmp_path)
     python, version = bundled_pip
     locked = wheelhouse.download_commands(root, "3.11", python)[0].replace("--no-deps ", "")
-    result = subprocess.run(locked, shell=True, capture_output=True, text=True, check=False)
+    result = subprocess.run(shlex.split(locked), capture_output=True, text=True, check=False)
     if version < Version("24"):
         assert result.returncode != 0
         assert "must have their versions pinned with ==" in result.stderr

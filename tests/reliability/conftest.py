@@ -15,66 +15,80 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from traffic import CANARY_KEY, StackImages, leaks
 
-from gemini_workflow import bench_measure, images
+from gemini_workflow import config, docker_engine, images, stack_up
+from gemini_workflow.compose import PUBLISH_ALL
+from gemini_workflow.ports import free_port
+from gemini_workflow.stack import FAKE_UPSTREAM, ApiKey, Images, StackPlan
+from tests.reliability.traffic import CANARY_KEY, leaks
 
-StackFactory = Callable[[str, dict[str, str]], bench_measure.Stack]
+StackFactory = Callable[[str, dict[str, str]], stack_up.RunningStack]
+UP_TIMEOUT = 120
 
 
 @pytest.fixture(scope="session")
-def stack_images() -> StackImages:
+def stack_images() -> Images:
     """The app and fake images exactly as `invoke build` makes them (cached when unchanged)."""
-    config = bench_measure.invoke_config()
-    request = images.request_from_config(config, root=bench_measure.ROOT, quiet=True)
+    settings = config.load()
+    request = images.request_from_config(settings, root=config.ROOT, quiet=True)
     reports = {report.target: report for report in images.build_images(request)}
-    return StackImages(
+    return Images(
         app=reports["app"].tags[-1],
         fake=reports["fake"].tags[-1],
-        proxy=str(config["images"]["nginx"]),
+        proxy=str(settings["images"]["nginx"]),
     )
 
 
 @pytest.fixture(scope="session")
-def make_stack(stack_images: StackImages) -> Iterator[StackFactory]:
-    """Start a stack with the given env file contents; all are checked and removed at the end."""
-    started: list[bench_measure.Stack] = []
-    workdirs: list[tempfile.TemporaryDirectory[str]] = []
+def make_stack(stack_images: Images) -> Iterator[StackFactory]:
+    """Start a stack with the given env file contents; all are checked and removed at the end.
 
-    def start(name: str, env: dict[str, str]) -> bench_measure.Stack:
-        workdir = tempfile.TemporaryDirectory(prefix=f"gs-rel-{name}-")
-        workdirs.append(workdir)
-        stack = bench_measure.Stack(
-            Path(workdir.name),
-            stack_images.proxy,
-            stack_images.app,
-            stack_images.fake,
+    The same plan and start as `invoke up`, with the fake as upstream, the canary as the key
+    (a real-key plan, so the canary is what the secret file holds) and every hop published.
+    """
+    client = docker_engine.connect(timeout=120)
+    started: list[stack_up.RunningStack] = []
+    workdir = tempfile.TemporaryDirectory(prefix="gs-rel-")
+
+    def start(name: str, env: dict[str, str]) -> stack_up.RunningStack:
+        env_file = Path(workdir.name) / f"{name}.env"
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        plan = StackPlan(
             project=f"gs-rel-{name}-{secrets.token_hex(3)}",
-            key=CANARY_KEY,
+            root=config.ROOT,
+            env_name=name,
+            env_file=env_file,
+            upstream=FAKE_UPSTREAM,
+            key=ApiKey("the reliability canary", CANARY_KEY),
+            port=free_port(),
+            bind="127.0.0.1",
+            images=stack_images,
+            overlays=(PUBLISH_ALL,),
         )
-        started.append(stack)
-        stack.up(env)
-        return stack
+        running = stack_up.RunningStack(plan, client)
+        started.append(running)
+        stack_up.start(plan, client, timeout=UP_TIMEOUT)
+        return running
 
     yield start
 
     found: list[str] = []
     try:
-        for stack in started:
+        for running in started:
             try:
-                found += [f"{stack.project}: {leak}" for leak in leaks(stack, CANARY_KEY)]
+                found += [f"{running.plan.project}: {leak}" for leak in leaks(running, CANARY_KEY)]
             except Exception as exc:
-                found.append(f"{stack.project}: could not be scanned ({exc})")
+                found.append(f"{running.plan.project}: could not be scanned ({exc})")
     finally:
-        for stack in started:
-            stack.down()
-        for workdir in workdirs:
-            workdir.cleanup()
+        for running in started:
+            stack_up.stop(running.plan, volumes=True)
+        workdir.cleanup()
+        client.close()
     assert not found, "the canary API key leaked:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")
-def clean_stack(make_stack: StackFactory) -> bench_measure.Stack:
+def clean_stack(make_stack: StackFactory) -> stack_up.RunningStack:
     """No random faults, debug logs (the most talkative setting), short upstream deadline."""
     return make_stack(
         "clean",
@@ -87,7 +101,7 @@ def clean_stack(make_stack: StackFactory) -> bench_measure.Stack:
 
 
 @pytest.fixture(scope="session")
-def faulty_stack(make_stack: StackFactory) -> bench_measure.Stack:
+def faulty_stack(make_stack: StackFactory) -> stack_up.RunningStack:
     """10% of upstream calls fail with a random fault from the catalogue."""
     return make_stack(
         "soak",

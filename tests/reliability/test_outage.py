@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from traffic import Call, Outcome, drive, judge, send, summary
 
-from gemini_workflow.bench_measure import Stack
+from gemini_workflow.stack_up import RunningStack
+from tests.reliability.traffic import Call, Outcome, drive, judge, send, summary
 
 WORKERS = 8
 OUTAGE_SECONDS = 10.0
@@ -30,7 +30,7 @@ def generate(_rng: object) -> Call:
 
 
 async def load_while(
-    stack: Stack, seconds: float, action: Callable[[], Awaitable[dict[str, float]]]
+    stack: RunningStack, seconds: float, action: Callable[[], Awaitable[dict[str, float]]]
 ) -> tuple[list[Outcome], dict[str, float]]:
     """Run load for `seconds` and the action alongside it; return outcomes and its timeline."""
     load = asyncio.create_task(drive(stack.proxy_url, generate, workers=WORKERS, seconds=seconds))
@@ -42,22 +42,24 @@ def started_between(outcomes: list[Outcome], start: float, end: float) -> list[O
     return [o for o in outcomes if start <= o.started < end]
 
 
-def app_identity(stack: Stack) -> tuple[int, str]:
+def app_identity(stack: RunningStack) -> tuple[int, str]:
     attrs = stack.container("gemini-app").attrs
     return attrs["RestartCount"], attrs["State"]["StartedAt"]
 
 
-def test_upstream_outage_gives_only_mapped_503_504_then_full_recovery(clean_stack: Stack) -> None:
+def test_upstream_outage_gives_only_mapped_503_504_then_full_recovery(
+    clean_stack: RunningStack,
+) -> None:
     before = app_identity(clean_stack)
 
     async def outage() -> dict[str, float]:
         await asyncio.sleep(3)
         stopping = time.monotonic()
-        await asyncio.to_thread(clean_stack.compose, "stop", "--timeout", "1", "fake-gemini")
+        await asyncio.to_thread(clean_stack.project.run, "stop", "--timeout", "1", "fake-gemini")
         down = time.monotonic()
         await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (down - stopping)))
         starting = time.monotonic()
-        await asyncio.to_thread(clean_stack.compose, "start", "fake-gemini")
+        await asyncio.to_thread(clean_stack.project.run, "start", "fake-gemini")
         return {"stopping": stopping, "down": down, "starting": starting, "back": time.monotonic()}
 
     total = 3 + OUTAGE_SECONDS + RECOVERY_SECONDS + 10
@@ -80,7 +82,7 @@ def test_upstream_outage_gives_only_mapped_503_504_then_full_recovery(clean_stac
     assert app_identity(clean_stack) == before, "the app restarted during the outage"
 
 
-def test_app_crash_answers_json_errors_at_the_proxy_and_recovers(clean_stack: Stack) -> None:
+def test_app_crash_answers_json_errors_at_the_proxy_and_recovers(clean_stack: RunningStack) -> None:
     restarts_before, _ = app_identity(clean_stack)
 
     async def crash() -> dict[str, float]:
@@ -111,7 +113,7 @@ def test_app_crash_answers_json_errors_at_the_proxy_and_recovers(clean_stack: St
 
 @pytest.mark.parametrize("in_flight", [10])
 def test_sigterm_lets_in_flight_requests_finish_and_exits_within_3_s(
-    clean_stack: Stack, in_flight: int
+    clean_stack: RunningStack, in_flight: int
 ) -> None:
     app = clean_stack.container("gemini-app")
     slow = Call.generate("[[fault:slow]] finish me", label="slow")  # the fake answers in 2 s
@@ -126,8 +128,8 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits_within_3_s(
     try:
         outcomes, stop_seconds = asyncio.run(scenario())
     finally:
-        clean_stack.compose("start", "gemini-app")
-        clean_stack.compose("up", "-d", "--wait", "--wait-timeout", "60")
+        clean_stack.project.run("start", "gemini-app")
+        clean_stack.project.run("up", "-d", "--wait", "--wait-timeout", "60")
 
     assert [o.status for o in outcomes] == [200] * in_flight, summary(outcomes)
     assert stop_seconds < 3.0, f"the app took {stop_seconds:.1f} s to exit after SIGTERM"

@@ -11,10 +11,12 @@ import asyncio
 
 import httpx
 import pytest
-from traffic import CANARY_KEY, Call, Outcome, StackImages, leaks, send
 
 from gemini_service.fake.faults import CATALOGUE
-from gemini_workflow import bench_measure, docker_engine, images
+from gemini_workflow import docker_engine, images
+from gemini_workflow.stack import Images
+from gemini_workflow.stack_up import RunningStack
+from tests.reliability.traffic import CANARY_KEY, Call, Outcome, leaks, send
 
 
 def fault_calls() -> list[Call]:
@@ -31,7 +33,7 @@ async def drive_every_fault(base_url: str) -> list[Outcome]:
 
 
 def test_key_is_in_no_response_log_line_or_container_config_under_every_fault(
-    clean_stack: bench_measure.Stack,
+    clean_stack: RunningStack,
 ) -> None:
     outcomes = asyncio.run(drive_every_fault(clean_stack.proxy_url))
 
@@ -47,7 +49,7 @@ def test_key_is_in_no_response_log_line_or_container_config_under_every_fault(
 
 
 def test_key_reaches_the_app_as_a_file_not_an_environment_variable(
-    clean_stack: bench_measure.Stack,
+    clean_stack: RunningStack,
 ) -> None:
     env = clean_stack.container("gemini-app").attrs["Config"]["Env"]
     names = {item.split("=", 1)[0] for item in env}
@@ -57,7 +59,7 @@ def test_key_reaches_the_app_as_a_file_not_an_environment_variable(
 
 
 @pytest.mark.parametrize("which", ["app", "fake", "proxy"])
-def test_key_is_in_no_image_layer(stack_images: StackImages, which: str) -> None:
+def test_key_is_in_no_image_layer(stack_images: Images, which: str) -> None:
     ref = getattr(stack_images, which)
     client = docker_engine.connect(timeout=300)
 

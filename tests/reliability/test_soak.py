@@ -14,9 +14,9 @@ import statistics
 import threading
 import time
 
-from traffic import SOAK_SECONDS, Call, drive, judge, summary
-
-from gemini_workflow.bench_measure import Stack, container_rss
+from gemini_workflow.docker_engine import container_rss
+from gemini_workflow.stack_up import RunningStack
+from tests.reliability.traffic import SOAK_SECONDS, Call, drive, judge, summary
 
 WORKERS = 16
 # Mapped errors a client may see from this mix; a 500 (internal_error) would be a bug.
@@ -55,7 +55,7 @@ def mixed(rng: random.Random) -> Call:
 
 
 def test_soak_every_answer_is_mapped_no_connection_errors_memory_flat(
-    faulty_stack: Stack,
+    faulty_stack: RunningStack,
 ) -> None:
     app = faulty_stack.container("gemini-app")
     samples: list[tuple[float, int]] = []

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from gemini_service.errors import ERROR_TABLE
-from gemini_workflow.bench_measure import Stack
+from gemini_workflow.stack_up import RunningStack
 
 # Shaped like a real Google API key (so a redaction that only knows that shape must work)
 # and unique per run (so an old log line can never satisfy or fail a new run).
@@ -172,14 +172,7 @@ def summary(outcomes: Sequence[Outcome]) -> dict[Any, int]:
     return counts
 
 
-@dataclass(frozen=True)
-class StackImages:
-    app: str
-    fake: str
-    proxy: str
-
-
-def leaks(stack: Stack, key: str) -> list[str]:
+def leaks(stack: RunningStack, key: str) -> list[str]:
     """Where the key shows up in a stack's logs or its containers' configuration."""
     found: list[str] = []
     for line in stack.logs().splitlines():

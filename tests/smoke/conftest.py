@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import invoke
 import pytest
-from invoke.collection import Collection
-from invoke.loader import FilesystemLoader
 
-from gemini_workflow import docker_engine, images
+from gemini_workflow import config, docker_engine, images
 from gemini_workflow.errors import WorkflowError
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def project_config() -> invoke.Config:
-    """tasks.py's defaults, overlaid with invoke.yaml: the config every task sees."""
-    module, _ = FilesystemLoader(start=str(ROOT)).load("tasks")
-    config = invoke.Config(project_location=str(ROOT))
-    config.load_collection(Collection.from_module(module).configuration())
-    config.load_project()
-    return config
+ROOT = config.ROOT
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +34,8 @@ def engine() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def invoke_config() -> invoke.Config:
-    return project_config()
+    """The config every task sees: defaults, invoke.yaml, INVOKE_* variables."""
+    return config.load()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_workflow import docker_engine, images
+from gemini_workflow import docker_engine, images, wait
+from gemini_workflow.errors import WorkflowError
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = {"gemini-service.test": "smoke-image"}
@@ -36,18 +37,11 @@ def name(kind: str) -> str:
 
 def wait_healthy(container: Any, timeout: float = 60) -> float:
     """Seconds until Docker reports the container healthy; fails with its logs otherwise."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        container.reload()
-        state = container.attrs["State"]
-        status = (state.get("Health") or {}).get("Status")
-        if status == "healthy":
-            return time.monotonic() - started
-        if status == "unhealthy" or state["Status"] == "exited":
-            break
-        time.sleep(0.25)
-    logs = container.logs(tail=30).decode(errors="replace")
-    pytest.fail(f"{container.name} not healthy ({container.attrs['State']}):\n{logs}")
+    try:
+        return wait.container_healthy(container, timeout=timeout)
+    except WorkflowError as exc:
+        logs = container.logs(tail=30).decode(errors="replace")
+        pytest.fail(f"{exc} ({container.attrs['State']}):\n{logs}")
 
 
 def run(engine: Any, image: str, **kwargs: Any) -> Any:

@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
+from gemini_workflow import wait
+from gemini_workflow.compose import ComposeProject
+from gemini_workflow.diagnosis import PROJECT_LABEL
 from gemini_workflow.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "compose" / "compose.yaml"
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
 UP_TIMEOUT_SECONDS = 120
 
 pytestmark = pytest.mark.engine
@@ -46,12 +46,7 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return compose(self.project, *args)
-
-
-def compose(project: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = ["docker", "compose", "-p", project, "-f", str(COMPOSE_FILE), *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=180)
+        return ComposeProject(self.project).run(*args, check=False)
 
 
 def invoke(project: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -86,17 +81,9 @@ def invoke_up(
     )
 
 
-def wait_for(check: Callable[[], bool], seconds: float) -> bool:
-    """Poll CHECK once a second until it holds or SECONDS pass; transport errors count as no."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    return False
+def wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll CHECK once a second until it holds; transport errors count as "not yet"."""
+    wait.until(check, timeout=seconds, interval=1, what=what, retry_on=(httpx.TransportError,))
 
 
 def proxy_log_tail(stack: Stack, engine: Any, lines: int = 15) -> str:
@@ -111,16 +98,14 @@ def project_name() -> str:
 
 def leftovers(client: Any, project: str) -> tuple[list[str], list[str]]:
     """Containers and networks the project still owns."""
+    containers = [c.name for c in ComposeProject(project).containers(client)]
     label = {"label": f"{PROJECT_LABEL}={project}"}
-    containers = [c.name for c in client.containers.list(all=True, filters=label)]
     networks = [n.name for n in client.networks.list(filters=label)]
     return containers, networks
 
 
 def container(client: Any, project: str, service: str) -> Any:
-    labels = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]
-    (found,) = client.containers.list(all=True, filters={"label": labels})
-    return found
+    return ComposeProject(project).container(client, service)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +128,7 @@ def stack(stack_images: dict[str, str], engine: Any) -> Iterator[Stack]:
         assert result.returncode == 0, f"invoke up failed:\n{result.stdout}\n{result.stderr}"
         yield Stack(project, port, result.stdout + result.stderr, elapsed)
     finally:
-        compose(project, "down", "--remove-orphans", "--volumes", "--timeout", "5")
+        ComposeProject(project).down(volumes=True, timeout=5)
 
 
 # ---------------------------------------------------------------------------------- up
@@ -303,7 +288,7 @@ def test_app_down_gives_a_json_502_from_nginx_not_html(stack: Stack, engine: Any
         assert (error["code"], error["request_id"]) == ("app_unavailable", "smoke-app-down")
     finally:
         assert stack.compose("start", "gemini-app").returncode == 0
-        assert wait_for(lambda: app_serves(stack, engine), 60), "gemini-app did not come back"
+        wait_for(lambda: app_serves(stack, engine), 60, "gemini-app serving again")
 
 
 def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
@@ -325,7 +310,7 @@ def test_stopping_the_fake_gives_503_quickly_and_starting_it_recovers(
         back = httpx.post(f"{stack.url}/generate", json={"prompt": "back?"}, timeout=30)
         return back.status_code == 200
 
-    assert wait_for(answers, 45), "the stack did not recover after fake-gemini came back"
+    wait_for(answers, 45, "the stack answering after fake-gemini came back")
     app = container(engine, stack.project, "gemini-app").attrs
     assert app["State"]["StartedAt"] == app_started, "gemini-app was restarted"
     assert app["RestartCount"] == 0
@@ -358,7 +343,7 @@ def test_unhealthy_stack_fails_up_with_that_services_logs(
         assert "✗ api-proxy" not in output
         assert leftovers(engine, project) == ([], []), "a failed up left things behind"
     finally:
-        compose(project, "down", "--remove-orphans", "--timeout", "5")
+        ComposeProject(project).down(timeout=5)
 
 
 def test_port_in_use_is_reported_before_anything_starts(

@@ -13,8 +13,10 @@ import pytest
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # it announces at import that its support has ended
-    import google.generativeai as legacy
-from google.api_core import exceptions
+    legacy = pytest.importorskip(
+        "google.generativeai", reason="the legacy extra is not installed: uv sync --extra legacy"
+    )
+from google.api_core import exceptions  # installed with the legacy SDK
 
 NO_RETRY: dict[str, Any] = {"retry": None, "timeout": 5}
 

@@ -1,0 +1,1 @@
+"""Tests (a package, so every test module has a unique name)."""
