@@ -1,4 +1,4 @@
-"""The README's error table is the one in errors.py: docs cannot drift from behaviour."""
+"""The error table in docs/service.md is the one in errors.py: docs cannot drift from behaviour."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 from gemini_service.errors import markdown_table
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SERVICE_DOC = Path(__file__).resolve().parents[2] / "docs" / "service.md"
 START, END = "<!-- error-table:start -->", "<!-- error-table:end -->"
 
 
-def readme_error_table() -> str:
-    text = README.read_text(encoding="utf-8")
+def documented_error_table() -> str:
+    text = SERVICE_DOC.read_text(encoding="utf-8")
     match = re.search(re.escape(START) + r"(.*?)" + re.escape(END), text, re.DOTALL)
-    assert match, f"README.md has no {START} ... {END} section"
+    assert match, f"docs/service.md has no {START} ... {END} section"
     return match.group(1)
 
 
@@ -28,5 +28,5 @@ def rows(table: str) -> list[list[str]]:
     return [row for row in cells if not all(set(cell) <= set("-: ") for cell in row)]
 
 
-def test_readme_error_table_matches_errors_py() -> None:
-    assert rows(readme_error_table()) == rows(markdown_table())
+def test_docs_error_table_matches_errors_py() -> None:
+    assert rows(documented_error_table()) == rows(markdown_table())
