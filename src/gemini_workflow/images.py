@@ -32,7 +32,7 @@ from gemini_workflow.image_checks import (
 
 DOCKERFILE = Path("containers/Dockerfile")
 # What the Dockerfile copies or mounts from the build context.
-IMAGE_INPUTS = ("pyproject.toml", "README.md", "src/gemini_service", "containers")
+IMAGE_INPUTS = ("pyproject.toml", "src/gemini_service", "containers")
 TARGETS = ("app", "fake")
 # Build arguments that select the offline path: the same Dockerfile, other inputs.
 OFFLINE_INDEX_OPTIONS = "--no-index --find-links /wheels"

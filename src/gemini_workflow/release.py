@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from semver import Version
+
 from gemini_workflow.errors import WorkflowError
 
 
@@ -23,50 +25,22 @@ class ReleaseError(WorkflowError):
     """A release precondition failed; the message says what to do next."""
 
 
-# semver.org 2.0.0, with build metadata left out: `+` is not allowed in a Docker tag.
-_IDENTIFIER = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-_SEMVER = re.compile(
-    rf"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    rf"(?:-(?P<pre>{_IDENTIFIER}(?:\.{_IDENTIFIER})*))?$"
-)
 # The PEP 440 spellings people write in pyproject.toml, to suggest the semver one.
 _PEP440_PRE = re.compile(r"^(\d+\.\d+\.\d+)[-._]?(a|b|rc|alpha|beta)[-._]?(\d+)$")
 
 
-@dataclass(frozen=True)
-class Version:
-    """A semantic version; the only kind of version a release may carry."""
+def parse_version(text: str) -> Version:
+    """A semantic version (semver.org 2.0.0), the only kind a release may carry.
 
-    major: int
-    minor: int
-    patch: int
-    prerelease: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Version:
-        match = _SEMVER.match(text)
-        if match is None:
-            raise ReleaseError(_not_semver_message(text))
-        return cls(
-            int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or None
-        )
-
-    @property
-    def is_prerelease(self) -> bool:
-        return self.prerelease is not None
-
-    def precedence(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-        """semver.org rule 11 as a sort key: 1.0.0-rc.2 < 1.0.0-rc.10 < 1.0.0 < 1.0.1."""
-        identifiers = tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in (self.prerelease or "").split(".")
-            if part
-        )
-        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, identifiers)
-
-    def __str__(self) -> str:
-        core = f"{self.major}.{self.minor}.{self.patch}"
-        return f"{core}-{self.prerelease}" if self.prerelease else core
+    Build metadata is refused: `+` is not allowed in a Docker tag.
+    """
+    try:
+        version = Version.parse(text)
+    except ValueError:
+        raise ReleaseError(_not_semver_message(text)) from None
+    if version.build:
+        raise ReleaseError(_not_semver_message(text))
+    return version
 
 
 def _not_semver_message(text: str) -> str:
@@ -129,12 +103,12 @@ def release_tags(version: Version, source: SourceState) -> list[Tag]:
     if not re.fullmatch(r"[0-9a-f]{7,40}", source.revision):
         raise ReleaseError(f"{source.revision!r} is not a git commit id")
     tags = [Tag(str(version), TagKind.VERSION)]
-    if not version.is_prerelease:
+    if not version.prerelease:
         tags.append(Tag(f"{version.major}.{version.minor}", TagKind.ALIAS))
         if version.major > 0:
             tags.append(Tag(str(version.major), TagKind.ALIAS))
     tags.append(Tag(f"sha-{source.short}", TagKind.REVISION))
-    if not version.is_prerelease:
+    if not version.prerelease:
         tags.append(Tag("latest", TagKind.ALIAS))
     return tags
 
@@ -322,7 +296,7 @@ def _newer(remote: str | None, ours: Version | None) -> bool:
     if remote is None or ours is None:
         return False
     try:
-        return Version.parse(remote).precedence() > ours.precedence()
+        return parse_version(remote) > ours
     except ReleaseError:  # an unlabelled or non-semver image: the alias just moves
         return False
 
@@ -380,7 +354,7 @@ class ReleaseRecord:
 def project_version(project_dir: Path) -> Version:
     """The version in pyproject.toml: the one place it is written."""
     text = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]["version"]
-    return Version.parse(text)
+    return parse_version(text)
 
 
 def source_state(project_dir: Path) -> SourceState:

@@ -366,7 +366,7 @@ def test_matching_labels_are_accepted(
 
 
 def test_missing_local_image_says_build(engine: FakeEngine, registry: FakeRegistry) -> None:
-    from gemini_workflow.release import SourceState, Version
+    from gemini_workflow.release import SourceState, parse_version
 
     with pytest.raises(ReleaseError, match="invoke build"):
         publish.prepare(
@@ -374,7 +374,7 @@ def test_missing_local_image_says_build(engine: FakeEngine, registry: FakeRegist
             registry,  # type: ignore[arg-type]
             repository=REPO,
             local_image="gemini-service:sha-0000000",
-            version=Version(1, 0, 0),
+            version=parse_version("1.0.0"),
             source=SourceState("0" * 40),
             force=False,
         )

@@ -18,8 +18,8 @@ from gemini_workflow.release import (
     SourceState,
     Tag,
     TagKind,
-    Version,
     configured_registry,
+    parse_version,
     plan_tags,
     project_version,
     refusal_message,
@@ -32,7 +32,7 @@ CLEAN = SourceState("abc1234def5678abc1234def5678abc1234def56")
 
 
 def names(version: str, source: SourceState = CLEAN) -> list[str]:
-    return [tag.name for tag in release_tags(Version.parse(version), source)]
+    return [tag.name for tag in release_tags(parse_version(version), source)]
 
 
 # --- versions and tags ---------------------------------------------------------------------
@@ -51,7 +51,7 @@ def test_zero_major_release_gets_no_bare_major_tag() -> None:
 
 
 def test_only_the_exact_version_tag_is_immutable() -> None:
-    tags = release_tags(Version.parse("2.0.1"), CLEAN)
+    tags = release_tags(parse_version("2.0.1"), CLEAN)
     assert [t.name for t in tags if t.kind.immutable] == ["2.0.1"]
     assert {t.kind for t in tags if t.name in {"2.0", "2", "latest"}} == {TagKind.ALIAS}
     assert tags[3] == Tag("sha-abc1234", TagKind.REVISION)
@@ -60,18 +60,18 @@ def test_only_the_exact_version_tag_is_immutable() -> None:
 def test_dirty_tree_is_refused_naming_the_files() -> None:
     dirty = SourceState(CLEAN.revision, ("src/app.py", "notes.txt"))
     with pytest.raises(ReleaseError, match=r"uncommitted changes \(src/app.py, notes.txt\)"):
-        release_tags(Version.parse("1.2.0"), dirty)
+        release_tags(parse_version("1.2.0"), dirty)
 
 
 def test_dirty_tree_message_stays_short_with_many_files() -> None:
     dirty = SourceState(CLEAN.revision, tuple(f"f{i}" for i in range(8)))
     with pytest.raises(ReleaseError, match=r"f4 and 3 more"):
-        release_tags(Version.parse("1.2.0"), dirty)
+        release_tags(parse_version("1.2.0"), dirty)
 
 
 def test_revision_must_be_a_commit_id() -> None:
     with pytest.raises(ReleaseError, match="not a git commit id"):
-        release_tags(Version.parse("1.2.0"), SourceState("HEAD"))
+        release_tags(parse_version("1.2.0"), SourceState("HEAD"))
 
 
 @pytest.mark.parametrize(
@@ -87,19 +87,19 @@ def test_revision_must_be_a_commit_id() -> None:
 )
 def test_non_semantic_version_is_refused_with_a_fix(text: str, hint: str) -> None:
     with pytest.raises(ReleaseError, match="not a semantic version") as raised:
-        Version.parse(text)
+        parse_version(text)
     assert hint in str(raised.value)
 
 
 def test_version_round_trips_to_text() -> None:
-    assert str(Version.parse("1.3.0-rc.1")) == "1.3.0-rc.1"
-    assert Version.parse("1.3.0-rc.1").is_prerelease
-    assert not Version.parse("10.20.30").is_prerelease
+    assert str(parse_version("1.3.0-rc.1")) == "1.3.0-rc.1"
+    assert parse_version("1.3.0-rc.1").prerelease == "rc.1"
+    assert not parse_version("10.20.30").prerelease
 
 
 def test_project_version_is_read_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "3.1.4"\n')
-    assert project_version(tmp_path) == Version(3, 1, 4)
+    assert project_version(tmp_path) == parse_version("3.1.4")
 
 
 # --- where the image goes -------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_malformed_image_reference_is_refused(text: str, error: str) -> None:
 
 # --- immutability ---------------------------------------------------------------------------
 
-TAGS = release_tags(Version.parse("1.2.0"), CLEAN)
+TAGS = release_tags(parse_version("1.2.0"), CLEAN)
 OURS, THEIRS = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
 
@@ -226,7 +226,7 @@ def test_version_tag_with_other_content_is_refused_unless_forced() -> None:
 
 def test_aliases_never_move_back_to_an_older_release() -> None:
     newer = RemoteTag("sha256:" + "8" * 64, THEIRS, version="1.3.0")
-    hotfix = Version.parse("1.2.1")
+    hotfix = parse_version("1.2.1")
     plans = plan_tags(TAGS, OURS, {"1": newer, "latest": newer}, force=False, version=hotfix)
     result = {p.tag.name: p.action for p in plans}
     assert result["1"] is Action.NEWER
@@ -238,7 +238,7 @@ def test_aliases_never_move_back_to_an_older_release() -> None:
 @pytest.mark.parametrize("label", [None, "0.9.0", "1.2.0-rc.1", "not-a-version"])
 def test_aliases_move_forward_or_when_the_version_is_unknown(label: str | None) -> None:
     older = RemoteTag("sha256:" + "8" * 64, THEIRS, version=label)
-    plans = plan_tags(TAGS, OURS, {"latest": older}, force=False, version=Version.parse("1.2.0"))
+    plans = plan_tags(TAGS, OURS, {"latest": older}, force=False, version=parse_version("1.2.0"))
     assert plans[-1].action is Action.MOVE
 
 
@@ -252,8 +252,8 @@ def test_version_precedence_follows_semver() -> None:
         "1.0.1",
         "1.10.0",
     ]
-    keys = [Version.parse(text).precedence() for text in ordered]
-    assert keys == sorted(keys)
+    keys = [parse_version(text) for text in ordered]
+    assert sorted(reversed(keys)) == keys
     assert len(set(keys)) == len(keys)
 
 
