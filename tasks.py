@@ -257,6 +257,122 @@ def verify(c: Context, ref: str | None = None) -> None:
     console().print(verifying.summary_line(report))
 
 
+# --- deploy ---------------------------------------------------------------------------------
+
+
+@task(
+    default=True,
+    name="swarm",
+    help={
+        "ref": "HOST/PATH@sha256:... to deploy (default: the `ref` of build/release.json).",
+        "env": "prod (default), dev, test, or the path of an env file.",
+        "port": "Host port api-proxy publishes (default: deploy.port, 8080).",
+        "replicas": "gemini-app tasks (default: deploy.replicas, 2).",
+        "timeout": "Seconds to wait for the stack to converge (default: deploy.timeout).",
+    },
+)
+@reported
+def deploy_swarm(
+    c: Context, ref: str = "", env: str = "", port: int = 0, replicas: int = 0, timeout: int = 0
+) -> None:
+    """Deploy a release by digest to Docker Swarm or roll to it: health-gated, rolls back itself."""
+    from gemini_workflow import docker_engine
+    from gemini_workflow.deploy import plan as planning
+    from gemini_workflow.deploy import rollout, swarm
+
+    plan = planning.plan_from_config(
+        c.config, root=ROOT, environ=os.environ, ref=ref, env=env, port=port, replicas=replicas
+    )
+    client = docker_engine.connect(timeout=60)
+    if swarm.role(client) == "inactive":
+        console().print("this engine is in no swarm: creating a single-node swarm on 127.0.0.1")
+    console().print(f"deploying {plan.app} as stack {plan.stack}")
+    with console().status("deploying") as status:
+        outcome = rollout.deploy(
+            plan, client, timeout=timeout or int(c.config.deploy.timeout), progress=status.update
+        )
+    console().print(rollout.status_table(outcome.statuses))
+    if outcome.created_keys:
+        console().print(f"created {plan.client_keys.relative_to(ROOT)} with one client key (0600)")
+    answer = rollout.answer(plan)
+    console().print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
+    console().print(
+        f'try: curl -s {plan.url}/generate -H "Authorization: Bearer $(head -1'
+        f" {plan.client_keys.relative_to(ROOT)})\" -H 'Content-Type: application/json'"
+        """ -d '{"prompt": "Hello"}'""",
+        soft_wrap=True,
+    )
+    if answer.status != 200:
+        raise rollout.DeployError(
+            f"the stack converged but /generate answered {answer.status}: {answer.text}"
+        )
+    console().print(f"answer through the proxy: {answer.text}")
+
+
+@task(help={"timeout": "Seconds to wait for the stack to converge (default: deploy.timeout)."})
+@reported
+def rollback(c: Context, timeout: int = 0) -> None:
+    """Roll back to the release deployed before the current one (rolling, health-gated)."""
+    from gemini_workflow.deploy import rollout
+    from gemini_workflow.deploy.plan import STATE_DIR
+
+    history = rollout.History.load(ROOT / STATE_DIR / str(c.config.deploy.stack) / "history.json")
+    if history.previous is None:
+        raise rollout.DeployError(
+            "no earlier release was deployed from here: nothing to go back to"
+        )
+    console().print(f"rolling back to {history.previous}", soft_wrap=True)
+    options = history.options
+    deploy_swarm(
+        c,
+        ref=history.previous,
+        env=str(options.get("env", "")),
+        port=int(options.get("port", 0)),
+        replicas=int(options.get("replicas", 0)),
+        timeout=timeout,
+    )
+
+
+@task
+@reported
+def status(c: Context) -> None:
+    """Show the stack's services: replicas running/desired, the image each runs, last update."""
+    from gemini_workflow import docker_engine
+    from gemini_workflow.deploy import rollout, swarm
+
+    stack = str(c.config.deploy.stack)
+    statuses = swarm.statuses(docker_engine.connect(timeout=30), stack)
+    if not statuses:
+        raise swarm.SwarmError(f"stack {stack} is not deployed: run `invoke deploy`")
+    console().print(rollout.status_table(statuses))
+
+
+@task(
+    name="down",
+    help={"leave": "Also leave the swarm, if `invoke deploy` created it (single-node swarms)."},
+)
+@reported
+def deploy_down(c: Context, leave: bool = False) -> None:
+    """Remove the stack with its secrets, configs and network (and the swarm, with --leave)."""
+    from gemini_workflow import docker_engine
+    from gemini_workflow.deploy import rollout, swarm
+    from gemini_workflow.deploy.plan import STATE_DIR
+
+    stack = str(c.config.deploy.stack)
+    client = docker_engine.connect(timeout=60)
+    history = rollout.History.load(ROOT / STATE_DIR / stack / "history.json")
+    with console().status(f"removing stack {stack}"):
+        rollout.remove_stack(stack, client)
+    print(f"stack {stack} removed")
+    if leave and history.created_swarm:
+        swarm.leave(client)
+        history.created_swarm = False
+        history.save()
+        print("left the swarm `invoke deploy` had created")
+    elif leave:
+        print("the swarm was not created by `invoke deploy`: left in place")
+
+
 # --- local registry -------------------------------------------------------------------------
 
 
@@ -287,4 +403,5 @@ ns.add_collection(Collection("images", build, lock))
 ns.add_collection(Collection("stack", up, down, logs, ps))
 ns.add_collection(Collection("release", push, verify))
 ns.add_collection(Collection("registry", registry_up, registry_down))
+ns.add_collection(Collection("deploy", deploy_swarm, rollback, status, deploy_down))
 ns.configure(DEFAULTS)

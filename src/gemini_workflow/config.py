@@ -54,6 +54,20 @@ DEFAULTS: dict[str, Any] = {
         "record": "build/release.json",  # what was pushed; a deploy pins its `ref`
         "verify_timeout": 90,  # seconds for the pulled image to become healthy
     },
+    # --- deploy: `invoke deploy`, `deploy.*` (Docker Swarm; Kubernetes and Cloud Run rendered) ---
+    "deploy": {
+        "stack": "gemini-service",  # swarm stack name: services, secrets, configs, network
+        "env": "prod",  # compose/env/<env>.env, or a path to an env file
+        "port": 8080,  # published (host mode) by api-proxy on every node running it
+        "replicas": 2,  # gemini-app tasks
+        "timeout": 180,  # seconds to wait for a deploy or an update to converge
+        # One client key per line (git-ignored, 0600); created with one random key if absent.
+        "client_keys": ".local/client-keys",
+        "client_rate": "5r/s",  # per client key, at api-proxy (nginx limit_req)
+        "client_burst": 10,
+        "fake_image": "",  # empty: <image.name>-fake:<version>, as `invoke build` tags it
+        "render_dir": "build/deploy",  # where deploy.render writes manifests
+    },
     "registry": {  # a local registry to try the release flow without a cloud account
         "host": "127.0.0.1",
         "port": 5000,

@@ -20,6 +20,7 @@ from typing import Any
 
 import docker.errors
 from rich.table import Table
+from semver import Version
 
 from gemini_workflow import docker_engine
 from gemini_workflow.registry import (
@@ -38,7 +39,6 @@ from gemini_workflow.release import (
     Tag,
     TagKind,
     TagPlan,
-    Version,
     plan_tags,
     project_version,
     refusal_message,
