@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -126,5 +127,6 @@ def test_without_an_engine_it_says_so_and_writes_nothing(
     output = tmp_path / "bench.json"
 
     assert bench_main.main(["--output", str(output)], console=console) == 1
-    assert "invoke bootstrap" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(console.file, io.StringIO)
+    assert "invoke bootstrap" in console.file.getvalue()
     assert not output.exists()

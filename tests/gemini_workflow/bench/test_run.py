@@ -12,7 +12,7 @@ from gemini_workflow import config, stack_up
 from gemini_workflow.bench.run import BenchRun, Options, write_env_file
 from gemini_workflow.compose import PUBLISH_ALL, ComposeProject
 from gemini_workflow.stack import FAKE_UPSTREAM, PLACEHOLDER_KEY_FILE, plan_stack, read_env_file
-from tests.gemini_workflow.bench.support import IMAGES, FakeEngine, FakeImage, make_run
+from tests.gemini_workflow.bench.support import IMAGES, FakeEngine, FakeImage, make_run, quiet
 
 FakeCompose = Callable[[str, int], list[list[str]]]
 
@@ -32,8 +32,8 @@ def test_tags_carry_the_run_id_are_handed_out_once_and_removed_on_close(tmp_path
 
 
 def test_a_fresh_run_has_its_own_id() -> None:
-    one = BenchRun(Options(), None, FakeEngine(), Path("/nonexistent"))  # type: ignore[arg-type]
-    two = BenchRun(Options(), None, FakeEngine(), Path("/nonexistent"))  # type: ignore[arg-type]
+    one = BenchRun(Options(), quiet(), FakeEngine(), Path("/nonexistent"))
+    two = BenchRun(Options(), quiet(), FakeEngine(), Path("/nonexistent"))
 
     assert len(one.id) == 6
     assert one.id != two.id
