@@ -8,6 +8,7 @@ docker SDK only reads the containers' state, for progress and for failure report
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -93,7 +94,9 @@ class ComposeProject:
                     break
                 if progress is not None and client is not None:
                     progress(self.states(client), time.monotonic() - started)
-                time.sleep(0.5)
+                # Not sleep(): return the moment compose does, so `seconds` is exact.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.5)
             returncode = process.wait()
             output.seek(0)
             text = output.read()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gemini_workflow.compose import COMPOSE_FILE, PUBLISH_ALL, ComposeProject
 from gemini_workflow.diagnosis import PROJECT_LABEL
 from tests.gemini_workflow.stack_support import FakeClient, FakeContainer, inspect_data
@@ -82,3 +84,14 @@ def test_a_failing_command_raises_with_compose_s_own_words(
     fake_compose("no such service: nope", 1)
     with pytest.raises(ComposeError, match="`docker compose port nope 1` failed"):
         ComposeProject("gs-unit", root=root).url("nope", 1)
+
+
+def test_up_returns_as_soon_as_compose_exits_not_at_the_next_poll(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ComposeProject, "command", lambda self, *args: ["sleep", "0.1"])
+
+    result = ComposeProject("p1", root=root).up(30)
+
+    assert result.ok
+    assert result.seconds < 0.4  # the poll interval is 0.5 s: the bench times `up` with this

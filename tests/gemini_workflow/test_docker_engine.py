@@ -80,6 +80,15 @@ def test_a_successful_build_runs_the_planned_command_once_after_the_probe(
     assert calls == [["docker", "buildx", "version"], docker_engine.build_command(SPEC)]
 
 
+def test_a_build_whose_tools_were_checked_runs_only_the_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", fake_run([Completed(0)], calls))
+    docker_engine.build(SPEC, quiet=True, tools_checked=True)
+    assert [call[:5] for call in calls] == [["docker", "buildx", "build", "--progress", "plain"]]
+
+
 def test_failed_pull_raises_with_the_engines_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "run", fake_run([Completed(1, "no such host")], []))
     with pytest.raises(WorkflowError, match="no such host"):

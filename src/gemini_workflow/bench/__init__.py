@@ -1,0 +1,10 @@
+"""The benchmark (`nox -s bench`, `python -m gemini_workflow.bench`): the workflow's claims
+measured side by side with a reference taken in the same run on the same machine.
+
+Every figure is the median of several runs (with min and max), so a slow or busy machine
+moves figure and reference alike and the ratio keeps its meaning. Goals come from issue 6;
+a benchmark reports, it does not fail: `met` is a verdict in the table, not an exit code.
+
+Imports run one way: __main__ -> registry -> sections/* -> building, layers, load -> run,
+report -> the rest of gemini_workflow (config, docker_engine, stack, stack_up, wait, ...).
+"""

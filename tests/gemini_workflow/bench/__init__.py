@@ -1,0 +1,1 @@
+"""Tests of the bench package, one module per module of it."""

@@ -1,0 +1,127 @@
+"""Load runs against one target, their error notes, and memory sampled meanwhile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+from typing import Any
+
+import pytest
+
+from gemini_workflow import loadgen
+from gemini_workflow.bench import load
+from gemini_workflow.bench.report import Report
+from tests.gemini_workflow.bench.support import result
+
+
+def test_the_fake_target_is_a_request_the_fake_answers(fake_gemini: str) -> None:
+    target = load.fake_target(fake_gemini)
+    request = urllib.request.Request(  # noqa: S310 - the local fake
+        target.url + target.path, target.body.encode(), dict(target.headers), method="POST"
+    )
+
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        answer = json.load(response)
+
+    assert response.status == 200
+    assert answer["candidates"]
+
+
+def test_the_app_target_posts_a_prompt_to_generate() -> None:
+    target = load.app_target("http://127.0.0.1:1")
+
+    assert (target.path, json.loads(target.body)) == ("/generate", {"prompt": "bench"})
+    assert target.headers["Content-Type"] == "application/json"
+
+
+@pytest.fixture
+def wrk_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def run(url: str, **kwargs: Any) -> loadgen.LoadResult:
+        calls.append({"url": url, **kwargs})
+        return result(1.0, 2.0)
+
+    monkeypatch.setattr(loadgen, "run", run)
+    return calls
+
+
+def test_a_latency_run_is_one_connection(wrk_calls: list[dict[str, Any]]) -> None:
+    load.latency_run(load.app_target("http://h:1"), 4.0)
+
+    (call,) = wrk_calls
+    assert call["url"] == "http://h:1/generate"
+    assert (call["connections"], call["threads"], call["duration_s"]) == (1, 1, 4.0)
+    assert (call["method"], call["body"]) == ("POST", '{"prompt": "bench"}')
+
+
+def test_a_throughput_run_is_concurrency_clients(wrk_calls: list[dict[str, Any]]) -> None:
+    load.throughput_run(load.fake_target("http://h:2"), 10.0)
+
+    (call,) = wrk_calls
+    assert call["connections"] == load.CONCURRENCY == 128
+    assert call["headers"]["x-goog-api-key"] == load.BENCH_KEY
+    assert load.IDEAL_RATE == 256  # 128 clients, an answer every 500 ms each
+
+
+def test_ok_rate_counts_2xx_answers_only() -> None:
+    assert load.ok_rate(result(1, 2, requests=100, ok=70)) == 70.0
+    assert load.ok_rate(loadgen.LoadResult(0, 0.0, {}, {}, {})) == 0.0
+
+
+def test_check_notes_failed_requests_only() -> None:
+    report = Report()
+
+    load.check(result(1, 2), "clean", report)
+    load.check(result(1, 2, requests=10, ok=7), "faulty", report)
+    sockets = loadgen.LoadResult(5, 1.0, {"connect": 2, "status": 0}, {}, {200: 5})
+    load.check(sockets, "refused", report)
+
+    assert report.notes[0].startswith("faulty: 3 non-2xx of 10, 0 socket errors")
+    assert report.notes[1].startswith("refused: 0 non-2xx of 5, 2 socket errors")
+    assert len(report.notes) == 2
+
+
+def test_rss_is_read_from_vmrss_in_kilobytes() -> None:
+    status = "Name:\tpython\nVmPeak:\t  999999 kB\nVmRSS:\t    2048 kB\nThreads:\t1\n"
+
+    assert load.rss_from_status(status) == 2048 * 1024
+    assert load.rss_from_status("Name:\tkthreadd\n") == 0  # kernel threads have none
+
+
+def test_process_rss_sees_what_a_process_holds() -> None:
+    holding = "import sys; data = b'x' * 64_000_000; print('ready', flush=True); sys.stdin.read()"
+    small = "import sys; print('ready', flush=True); sys.stdin.read()"
+    sizes = []
+    for code in (small, holding):
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n"
+            sizes.append(load.process_rss(process.pid))
+        finally:
+            process.communicate("")
+
+    assert sizes[1] - sizes[0] > 60_000_000
+
+
+def test_peak_rss_keeps_the_highest_sample_and_skips_failed_ones() -> None:
+    values = iter([10, 50, 20])
+    done = threading.Event()
+
+    def sample() -> int:
+        value = next(values, None)
+        if value is None:
+            done.set()
+            raise ProcessLookupError("gone")  # a sample that fails must not end the run
+        return value
+
+    with load.peak_rss(sample, interval=0.01) as peak:
+        assert done.wait(5)
+
+    assert peak == [50]
