@@ -365,7 +365,7 @@ def registry_image(engine: Any, invoke_config: invoke.Config) -> Iterator[str]:
     )
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        tar.add(local_registry.DEBIAN_BINARY, arcname="docker-registry")
+        tar.add(local_registry.ensure_binary(), arcname="docker-registry")
         for name, text in (("Dockerfile", dockerfile), ("config.yml", config)):
             info = tarfile.TarInfo(name)
             info.size = len(text.encode())
