@@ -1,12 +1,13 @@
 """Sessions for linting, unit tests, container smoke tests and benchmarks.
 
 Run `nox` for the default list (lint, tests, smoke, reliability), `nox -s NAME -- ARGS` to pass
-arguments through to the underlying tool.
+arguments through to the underlying tool. `nox -s bench` and `nox -s audit` run only when named.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import nox
 
@@ -43,13 +44,20 @@ def install(session: nox.Session, *groups: str, extras: tuple[str, ...] = ()) ->
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint Python with ruff and mypy, and the Dockerfiles with hadolint."""
+    """Lint Python (ruff, mypy), the Dockerfiles (hadolint) and the GitHub workflows.
+
+    The workflows cannot run here, so they are checked offline: against GitHub's schema
+    (check-jsonschema ships it) and for security mistakes (zizmor --offline).
+    """
     install(session, "lint", "test", extras=("legacy",))
     args = session.posargs or LOCATIONS
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
     session.run("mypy")
     session.run("hadolint", "--config", "containers/hadolint.yaml", *dockerfiles(), external=False)
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.y*ml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("zizmor", "--offline", ".github/workflows")
 
 
 @nox.session(python=PYTHON)
@@ -90,8 +98,17 @@ def reliability(session: nox.Session) -> None:
     session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs)
 
 
-def dockerfiles() -> list[str]:
-    """Every Dockerfile under containers/, so a new one is linted without editing this file."""
-    from pathlib import Path
+@nox.session(python=PYTHON, default=False)
+def audit(session: nox.Session) -> None:
+    """Known vulnerabilities of the image lock (pip-audit); needs the advisory service (PyPI).
 
-    return sorted(str(p) for p in Path("containers").glob("*Dockerfile*"))
+    Not in the default list or CI: it depends on a service outside the project, and this
+    machine kind may not reach it. Scanning the SBOMs elsewhere: docs/releasing.md.
+    """
+    install(session, "audit")
+    session.run("python", "-m", "gemini_workflow.audit", *session.posargs)
+
+
+def dockerfiles() -> list[str]:
+    """Every Dockerfile under containers/ (subfolders too), so a new one is linted as it is."""
+    return sorted(str(p) for p in Path("containers").rglob("*Dockerfile*"))

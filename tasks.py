@@ -72,7 +72,10 @@ def build(
     python_version: str = "",
     name: str = "",
 ) -> None:
-    """Build the app and fake images, print their anatomy, fail on budgets, secrets, root."""
+    """Build the app and fake images, print their anatomy, fail on budgets, secrets, root.
+
+    Each image gets a CycloneDX SBOM in build/sbom/, checked against the image lock.
+    """
     from gemini_workflow import image_checks, images
 
     request = images.request_from_config(
@@ -90,6 +93,11 @@ def build(
         console().print(image_checks.report_table(exc.reports))
         raise
     console().print(image_checks.report_table(reports))
+    for report in reports:
+        if report.sbom is not None:
+            console().print(
+                f"sbom: {report.sbom.relative_to(ROOT)} (CycloneDX, checked against the lock)"
+            )
 
 
 @task(help={"upgrade": "Move every dependency to its newest allowed version."})

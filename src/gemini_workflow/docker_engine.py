@@ -8,8 +8,11 @@ Everything else in gemini_workflow works on plain dicts, which keeps it unit-tes
 from __future__ import annotations
 
 import contextlib
+import io
+import posixpath
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +82,35 @@ def save_image(client: Any, ref: str, chunk_size: int = 1 << 20) -> Iterator[byt
     """The uncompressed `docker save` tarball, streamed in chunks."""
     image = client.images.get(ref)
     yield from image.save(chunk_size=chunk_size, named=True)
+
+
+def read_image_files(client: Any, ref: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+    """Files from an image's filesystem (None where absent), read without running the image.
+
+    A created, never started container exposes the filesystem to `get_archive`; no shell or
+    program runs, so this works for any image, even one without a shell or a CMD (the
+    entrypoint is never executed). A symlink is followed once (Debian's /etc/os-release points
+    into /usr/lib).
+    """
+    container = client.containers.create(ref, entrypoint=["/nonexistent"])
+    try:
+        return {path: _read_file(container, path) for path in paths}
+    finally:
+        container.remove(force=True)
+
+
+def _read_file(container: Any, path: str, *, follow: bool = True) -> bytes | None:
+    try:
+        stream, _ = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        member = archive.next()
+        if member is not None and member.issym() and follow:
+            target = posixpath.join(posixpath.dirname(path), member.linkname)
+            return _read_file(container, posixpath.normpath(target), follow=False)
+        extracted = archive.extractfile(member) if member is not None else None
+        return extracted.read() if extracted is not None else None
 
 
 def container_rss(container: Any) -> int:

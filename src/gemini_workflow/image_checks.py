@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gemini_workflow.errors import WorkflowError
@@ -147,6 +148,7 @@ class ImageReport:
     layers: int
     biggest: list[tuple[int, str]]
     problems: list[str] = field(default_factory=list)
+    sbom: Path | None = None  # build/sbom/<name>_<sha tag>.cdx.json, once it passed
 
     @property
     def added(self) -> int:

@@ -2,9 +2,10 @@
 
 `build_images()` is what `invoke build` (and the smoke tests, and the stack and release
 tasks) call. It builds each target under a temporary tag, has image_checks.py examine it
-(size, layers, history, labels, env, user, healthcheck), and only when every check passes
-moves the real tags (`<version>`, `sha-<7>[-dirty]`) onto it. A failed build or check leaves
-no new tag.
+(size, layers, history, labels, env, user, healthcheck) and sbom.py describe it (an SBOM
+checked against the lock), and only when every check passes moves the real tags
+(`<version>`, `sha-<7>[-dirty]`) onto it and writes the SBOMs to build/sbom/. A failed build
+or check leaves no new tag and no SBOM.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gemini_workflow import docker_engine, lockfile, wheelhouse
+from gemini_workflow import docker_engine, lockfile, sbom, wheelhouse
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.image_checks import (
     Budgets,
@@ -258,11 +259,17 @@ def build_images(request: BuildRequest, client: Any | None = None) -> list[Image
         if failing:
             details = "; ".join(f"{r.target}: {', '.join(r.problems)}" for r in failing)
             raise ImageCheckFailed(details, reports)
-        for report, temp in zip(reports, temporary, strict=True):
+        sha_tag = image_tags(info)[1]
+        described = [
+            sbom.generate(client, request.root, temp, name=temp.rpartition(":")[0], tag=sha_tag)
+            for temp in temporary
+        ]
+        for report, temp, content in zip(reports, temporary, described, strict=True):
             repository = temp.rpartition(":")[0]
             report.tags = [f"{repository}:{tag}" for tag in image_tags(info)]
             for tag in report.tags:
                 docker_engine.tag_image(client, temp, tag)
+            report.sbom = sbom.write(sbom.sbom_path(request.root, repository, sha_tag), content)
     finally:
         for temp in temporary:
             docker_engine.remove_image(client, temp)

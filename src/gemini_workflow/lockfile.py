@@ -9,9 +9,15 @@ knows whether uv.lock still satisfies pyproject.toml, and the export is compared
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
 
 from gemini_workflow.errors import WorkflowError
 
@@ -83,3 +89,54 @@ def _run_uv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def _tail(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
     return lines[-1].strip() if lines else f"exit {result.returncode}"
+
+
+# --- what the image lock pins -------------------------------------------------------------
+
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;]+)\s*(?:;(?P<marker>.*?))?(?=\s--|$)"
+)
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """One entry of the image lock: a pin, its hashes, its marker and where it is written."""
+
+    name: str  # normalised (PEP 503), as SBOMs and package URLs spell it
+    version: str
+    hashes: tuple[str, ...]
+    marker: str | None
+    first_line: int  # 1-based, the pin's line
+    last_line: int  # its last continuation line
+
+    def applies(self, environment: Mapping[str, str]) -> bool:
+        """Whether pip installs this entry on a platform with these marker values."""
+        return self.marker is None or Marker(self.marker).evaluate(dict(environment))
+
+
+def locked_packages(text: str) -> list[LockedPackage]:
+    """Every pin of a `uv export --format requirements.txt` lock, with its line span."""
+    found: list[LockedPackage] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        start = index
+        logical = lines[index]
+        while logical.endswith("\\") and index + 1 < len(lines):
+            index += 1
+            logical = logical[:-1] + " " + lines[index].strip()
+        index += 1
+        match = _PIN.match(logical)
+        if match is None:
+            continue
+        found.append(
+            LockedPackage(
+                name=canonicalize_name(match["name"]),
+                version=match["version"],
+                hashes=tuple(re.findall(r"--hash=sha256:([0-9a-f]{64})", logical)),
+                marker=(match["marker"] or "").strip() or None,
+                first_line=start + 1,
+                last_line=index,
+            )
+        )
+    return found

@@ -22,7 +22,8 @@ import docker.errors
 from rich.table import Table
 from semver import Version
 
-from gemini_workflow import docker_engine
+from gemini_workflow import docker_engine, sbom, sbom_release
+from gemini_workflow.referrers import Attached
 from gemini_workflow.registry import (
     RegistryAuthError,
     RegistryClient,
@@ -30,6 +31,8 @@ from gemini_workflow.registry import (
     docker_credentials,
 )
 from gemini_workflow.release import (
+    REVISION_LABEL,
+    VERSION_LABEL,
     Action,
     ReleaseError,
     ReleaseRecord,
@@ -47,8 +50,6 @@ from gemini_workflow.release import (
 )
 
 Progress = Callable[[str], None]
-VERSION_LABEL = "org.opencontainers.image.version"
-REVISION_LABEL = "org.opencontainers.image.revision"
 _AUTH_WORDS = ("unauthorized", "authentication required", "no basic auth", "denied", "forbidden")
 
 
@@ -80,6 +81,7 @@ class PushResult:
     uploaded_bytes: int
     total_layers: int
     seconds: float
+    sbom: Attached | None = None
 
 
 def auth_failure(host: str, detail: str) -> ReleaseError:
@@ -211,8 +213,10 @@ def execute(
     local_image: str,
     record_path: Path,
     progress: Progress = lambda _: None,
+    sbom_file: Path | None = None,
 ) -> PushResult:
-    """Push every tag that needs it, check they all landed on one digest, write the record."""
+    """Push every tag that needs it, check they all landed on one digest, attach the SBOM to
+    that digest, write the record."""
     started = time.monotonic()
     pushed_layers: set[str] = set()
     image = engine.images.get(local_image)
@@ -224,6 +228,13 @@ def execute(
             pushed_layers |= _push(engine, plan.repository, tag_plan.tag.name, progress)
     seconds = time.monotonic() - started
     digest = _single_digest(plan, registry)
+    attached = None
+    if sbom_file is not None:
+        progress(f"attaching {sbom_file.name} to {plan.repository.at_digest(digest)}")
+        try:
+            attached = sbom_release.attach(registry, plan.repository.path, digest, sbom_file)
+        except RegistryAuthError as error:
+            raise auth_failure(plan.repository.host, str(error)) from None
     manifest = registry.manifest(plan.repository.path, digest)
     assert manifest is not None  # _single_digest just saw it
     diff_ids = [layer.removeprefix("sha256:")[:12] for layer in image.attrs["RootFS"]["Layers"]]
@@ -235,6 +246,7 @@ def execute(
         version=str(plan.version),
         revision=plan.source.revision,
         pushed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        sbom=attached.manifest.digest if attached else None,
     )
     record.write(record_path)
     return PushResult(
@@ -244,6 +256,7 @@ def execute(
         uploaded_bytes=sum(sizes.get(layer, 0) for layer in pushed_layers),
         total_layers=len(manifest.layers),
         seconds=seconds,
+        sbom=attached,
     )
 
 
@@ -300,8 +313,12 @@ def push_release(
     engine: Any = None,
     registry: RegistryClient | None = None,
     configure_auth: Callable[[str], str | None] = ensure_artifact_registry_auth,
+    describe: Callable[[Any, Path, str], Path] = sbom.ensure,
 ) -> PushResult:
-    """The whole `invoke push` up to verification; refusals come before any upload."""
+    """The whole `invoke push` up to verification; refusals come before any upload.
+
+    `describe` gives the image's SBOM file (build/sbom/), made now if `invoke build` did not.
+    """
     version = project_version(root)
     source = source_state(root)
     release_tags(version, source)  # a dirty tree is refused before anything is built
@@ -310,6 +327,7 @@ def push_release(
     if docker_engine.inspect_image(engine, local_image) is None:
         progress(f"no image for commit {source.short} yet: building {local_image}")
         build()
+    sbom_file = describe(engine, root, local_image)
     if repository.is_artifact_registry and (done := configure_auth(repository.host)):
         progress(done)
     registry = registry or RegistryClient(
@@ -325,7 +343,13 @@ def push_release(
         force=force,
     )
     return execute(
-        plan, engine, registry, local_image=local_image, record_path=record_path, progress=progress
+        plan,
+        engine,
+        registry,
+        local_image=local_image,
+        record_path=record_path,
+        progress=progress,
+        sbom_file=sbom_file,
     )
 
 
@@ -354,6 +378,8 @@ def summary_line(result: PushResult, record_path: Path) -> str:
             f"pushed in {result.seconds:.1f} s, uploaded {result.uploaded_layers} of "
             f"{result.total_layers} layers ({_size(result.uploaded_bytes)} compressed)"
         )
+    if result.sbom is not None:
+        head += f"\n{sbom_release.summary(result.sbom)}"
     return f"{head}\nrecord: {record_path}; pin deploys to {result.record.ref}"
 
 

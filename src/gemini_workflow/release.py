@@ -20,6 +20,10 @@ from semver import Version
 
 from gemini_workflow.errors import WorkflowError
 
+# The image's own statement of what it is (the Dockerfile's LABELs, from `invoke build`).
+VERSION_LABEL = "org.opencontainers.image.version"
+REVISION_LABEL = "org.opencontainers.image.revision"
+
 
 class ReleaseError(WorkflowError):
     """A release precondition failed; the message says what to do next."""
@@ -327,6 +331,9 @@ class ReleaseRecord:
     version: str
     revision: str
     pushed_at: str
+    # The digest of the SBOM artifact attached to `digest`; records written before SBOMs
+    # were attached have none.
+    sbom: str | None = None
 
     @property
     def ref(self) -> str:
@@ -341,7 +348,7 @@ class ReleaseRecord:
     def read(cls, path: Path) -> ReleaseRecord:
         try:
             data = json.loads(path.read_text())
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         except FileNotFoundError:
             raise ReleaseError(
                 f"no release record at {path}; run `invoke push` first, or pass a reference: "

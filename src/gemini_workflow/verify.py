@@ -2,8 +2,9 @@
 
 The local copies are removed first, so the image is really pulled (by digest, the way a deploy
 pins it), and the registry is asked for every blob, because docker skips downloading layers it
-shares with other local images. The container then runs against the fake Gemini on a private
-network and must pass its health check and answer one /generate.
+shares with other local images. The digest must have its SBOM attached (sbom_release.py). The
+container then runs against the fake Gemini on a private network and must pass its health
+check and answer one /generate.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import docker.errors
 import requests
 
-from gemini_workflow import docker_engine, wait
+from gemini_workflow import docker_engine, sbom_release, wait
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import (
     RegistryAuthError,
@@ -49,6 +50,7 @@ class VerifyReport:
     seconds: float
     run_id: str  # names (and labels) the network and containers verify used
     notes: list[str] = field(default_factory=list)
+    sbom: sbom_release.SbomCheck | None = None
 
 
 def pinned(ref: ImageReference, registry: RegistryClient) -> ImageReference:
@@ -82,6 +84,7 @@ def verify_from_config(
         fake_image=f"{images.fake_image_name(str(config['image']['name']))}:{version}",
         timeout=float(config["release"]["verify_timeout"]),
         progress=progress,
+        root=root,
     )
 
 
@@ -93,6 +96,7 @@ def verify_release(
     timeout: float = 60.0,
     progress: Progress = lambda _: None,
     engine: Any = None,
+    root: Path | None = None,
 ) -> VerifyReport:
     """`invoke verify [REF]`: REF, or else what the last `invoke push` recorded."""
     reference = ImageReference.parse(ref or ReleaseRecord.read(record_path).ref)
@@ -105,6 +109,7 @@ def verify_release(
         fake_image=fake_image,
         timeout=timeout,
         progress=progress,
+        root=root,
     )
 
 
@@ -116,14 +121,18 @@ def verify(
     fake_image: str,
     timeout: float = 60.0,
     progress: Progress = lambda _: None,
+    root: Path | None = None,
 ) -> VerifyReport:
-    """Blobs, local copies removed, pull by digest, run, health, /generate; always cleans up."""
+    """Blobs, SBOM, local copies removed, pull by digest, run, health, /generate; always
+    cleans up. `root` holds build/sbom and the lock the SBOM is compared with."""
     started = time.monotonic()
     ref = pinned(ref, registry)
     assert ref.digest is not None
     repo_digest = f"{ref.repository}@{ref.digest}"
     progress(f"checking every blob of {repo_digest} in the registry")
     image_id, layers_total = _check_blobs(registry, ref)
+    progress(f"checking the SBOM attached to {repo_digest}")
+    sbom = sbom_release.check(registry, ref, image_id, root=root)
     notes: list[str] = []
     fake_entrypoint = None
     if not _exists(engine, fake_image):
@@ -186,6 +195,7 @@ def verify(
         seconds=time.monotonic() - started,
         run_id=run_id,
         notes=notes,
+        sbom=sbom,
     )
 
 
@@ -349,4 +359,10 @@ def summary_line(report: VerifyReport) -> str:
         f"{report.layers_downloaded} of {report.layers_total} layers ({shared} shared with other "
         f"local images, checked in the registry by digest and size), health {report.health}, "
         f"/generate answered {report.generated_text[:40]!r}"
+        + (
+            f"; SBOM {report.sbom.digest} (found through the {report.sbom.found_through}) "
+            f"matches {report.sbom.compared_with}"
+            if report.sbom
+            else ""
+        )
     )

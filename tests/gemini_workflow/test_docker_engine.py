@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,52 @@ def test_build_without_a_docker_cli_says_how_to_get_one(monkeypatch: pytest.Monk
     monkeypatch.setattr(docker_engine.shutil, "which", lambda name: None)
     with pytest.raises(docker_engine.EngineUnavailable, match="not installed"):
         docker_engine.build(SPEC)
+
+
+class ArchiveContainer:
+    """A created container as the SDK shows it: `get_archive` answers a tar of one path."""
+
+    def __init__(self, files: dict[str, bytes], links: dict[str, str]) -> None:
+        self.files, self.links, self.removed = files, links, False
+
+    def get_archive(self, path: str) -> tuple[Any, dict[str, Any]]:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
+            if path in self.links:
+                info.type, info.linkname = tarfile.SYMTYPE, self.links[path]
+                archive.addfile(info)
+            elif path in self.files:
+                info.size = len(self.files[path])
+                archive.addfile(info, io.BytesIO(self.files[path]))
+            else:
+                raise docker.errors.NotFound(f"no {path}")
+        return iter([buffer.getvalue()]), {}
+
+    def remove(self, force: bool) -> None:
+        self.removed = force
+
+
+def test_image_files_are_read_from_a_never_started_container() -> None:
+    container = ArchiveContainer(
+        {"/usr/lib/os-release": b"ID=debian\n", "/opt/venv/pyvenv.cfg": b"version = 3.11.2\n"},
+        {"/etc/os-release": "../usr/lib/os-release"},
+    )
+    created: list[dict[str, Any]] = []
+
+    class Containers:
+        def create(self, ref: str, **options: Any) -> ArchiveContainer:
+            created.append({"ref": ref, **options})
+            return container
+
+    client = type("Client", (), {"containers": Containers()})()
+    files = docker_engine.read_image_files(
+        client, "app:1", ["/etc/os-release", "/opt/venv/pyvenv.cfg", "/missing"]
+    )
+    assert files == {
+        "/etc/os-release": b"ID=debian\n",  # the symlink was followed
+        "/opt/venv/pyvenv.cfg": b"version = 3.11.2\n",
+        "/missing": None,
+    }
+    assert created == [{"ref": "app:1", "entrypoint": ["/nonexistent"]}]  # never started
+    assert container.removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from gemini_workflow import config, docker_engine, image_checks, images, lockfile
+from gemini_workflow import config, docker_engine, image_checks, images, lockfile, sbom
 from gemini_workflow.errors import WorkflowError
+from tests.gemini_workflow import sbom_samples
 from tests.gemini_workflow.image_samples import HISTORY, inspect_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,14 +257,15 @@ def install(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> None:
     for attr in ("build", "inspect_image", "tag_image", "remove_image"):
         monkeypatch.setattr(docker_engine, attr, getattr(fake, attr))
     monkeypatch.setattr(docker_engine, "image_history", lambda client, ref: HISTORY)
+    monkeypatch.setattr(docker_engine, "read_image_files", sbom_samples.read_files())
 
 
 def test_good_build_tags_both_images_and_drops_temporary_tags(
-    monkeypatch: pytest.MonkeyPatch, source: None
+    monkeypatch: pytest.MonkeyPatch, source: None, tmp_path: Path
 ) -> None:
     fake = FakeEngine(inspect_data())
     install(monkeypatch, fake)
-    reports = images.build_images(request(ROOT, offline=True), client=object())
+    reports = images.build_images(request(copy_inputs(tmp_path), offline=True), client=object())
     assert [r.tags for r in reports] == [
         ["gemini-service:1.2.3", "gemini-service:sha-0123456"],
         ["gemini-service-fake:1.2.3", "gemini-service-fake:sha-0123456"],
@@ -270,6 +273,26 @@ def test_good_build_tags_both_images_and_drops_temporary_tags(
     assert not [ref for ref in fake.images if ":build-" in ref]
     assert fake.network == "none"
     assert fake.last_args["WHEELHOUSE"] == "local"
+    assert [r.sbom for r in reports] == [
+        tmp_path / "build/sbom/gemini-service_sha-0123456.cdx.json",
+        tmp_path / "build/sbom/gemini-service-fake_sha-0123456.cdx.json",
+    ]
+    component = json.loads(
+        (tmp_path / "build/sbom/gemini-service-fake_sha-0123456.cdx.json").read_text()
+    )["metadata"]["component"]
+    assert (component["name"], component["version"]) == ("gemini-service-fake", "sha-0123456")
+
+
+def test_an_sbom_that_disagrees_with_the_lock_leaves_no_tag_and_no_sbom(
+    monkeypatch: pytest.MonkeyPatch, source: None, tmp_path: Path
+) -> None:
+    fake = FakeEngine(inspect_data())
+    install(monkeypatch, fake)
+    monkeypatch.setattr(sbom, "python_bom", lambda requirements: {"components": []})
+    with pytest.raises(sbom.SbomError, match=r"missing aiohttp==.*invoke images\.lock"):
+        images.build_images(request(copy_inputs(tmp_path)), client=object())
+    assert set(fake.images) == {"base:1"}
+    assert not (tmp_path / "build" / "sbom").exists()
 
 
 def test_failed_checks_leave_no_tag_behind(monkeypatch: pytest.MonkeyPatch, source: None) -> None:

@@ -62,3 +62,37 @@ def test_lock_commands_use_the_uv_of_the_running_environment() -> None:
 
     assert lockfile.lock_command() == [sys.executable, "-m", "uv", "lock"]
     assert lockfile.lock_command(upgrade=True)[-1] == "--upgrade"
+
+
+SAMPLE_LOCK = """# header
+plain==1.0 \\
+    --hash=sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \\
+    --hash=sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+    # via other
+Web_Only==2.0 ; sys_platform == 'emscripten' \\
+    --hash=sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc
+no-hashes==3.0
+"""
+
+
+def test_every_pin_is_read_with_its_hashes_marker_and_lines() -> None:
+    plain, web, bare = lockfile.locked_packages(SAMPLE_LOCK)
+    assert (plain.name, plain.version, plain.marker) == ("plain", "1.0", None)
+    assert plain.hashes == ("a" * 64, "b" * 64)
+    assert (plain.first_line, plain.last_line) == (2, 4)
+    assert (web.name, web.marker) == ("web-only", "sys_platform == 'emscripten'")  # normalised
+    assert (bare.version, bare.hashes, bare.first_line, bare.last_line) == ("3.0", (), 8, 8)
+
+
+def test_markers_decide_what_a_platform_installs() -> None:
+    linux = {"sys_platform": "linux"}
+    assert [p.name for p in lockfile.locked_packages(SAMPLE_LOCK) if p.applies(linux)] == [
+        "plain",
+        "no-hashes",
+    ]
+
+
+def test_the_image_lock_pins_every_package_once() -> None:
+    packages = lockfile.locked_packages((ROOT / lockfile.LOCK).read_text())
+    assert len({p.name for p in packages}) == len(packages)
+    assert all(p.hashes for p in packages)

@@ -14,8 +14,8 @@ import docker.errors
 import pytest
 from rich.console import Console
 
-from gemini_workflow import publish
-from gemini_workflow.registry import Blob, Manifest, RegistryAuthError, RegistryError
+from gemini_workflow import publish, referrers, sbom_release
+from gemini_workflow.registry import Blob, Descriptor, Manifest, RegistryAuthError, RegistryError
 from gemini_workflow.release import ReleaseError, ReleaseRecord, Repository
 
 REPO = Repository("127.0.0.1:5000", "llm-apps/gemini-service")
@@ -31,6 +31,7 @@ class FakeRegistry:
         self.tags: dict[str, Manifest] = {}
         self.labels: dict[str, dict[str, str]] = {}  # image id -> labels
         self.fail: Exception | None = None
+        self.refuse_attach = False
 
     def image_labels(self, name: str, config_digest: str) -> dict[str, str]:
         return self.labels.get(config_digest, {})
@@ -158,10 +159,42 @@ def commit_version(repo: Path, version: str) -> None:
     )
 
 
+SBOM_DIGEST = "sha256:" + "5" * 64
+
+
+@pytest.fixture(autouse=True)
+def attached(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """sbom_release.attach, recorded (its registry side is tested in test_sbom_release.py)."""
+    calls: list[tuple[str, str, str]] = []
+
+    def attach(registry: Any, name: str, digest: str, sbom_file: Path) -> referrers.Attached:
+        if isinstance(registry, FakeRegistry) and registry.refuse_attach:
+            raise RegistryAuthError("denied: no push")
+        calls.append((name, digest, sbom_file.name))
+        return referrers.Attached(
+            Descriptor("application/vnd.oci.image.manifest.v1+json", SBOM_DIGEST, 600),
+            Blob("sha256:" + "6" * 64, 400_000),
+            "tag sha256-" + digest[7:],
+            0.05,
+        )
+
+    monkeypatch.setattr(sbom_release, "attach", attach)
+    return calls
+
+
+def describe(engine: Any, root: Path, image: str) -> Path:
+    """Stands in for sbom.ensure: the SBOM file of the local image."""
+    path = root / "build" / "sbom" / f"{image.replace(':', '_')}.cdx.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
 def push(
     repo: Path, engine: FakeEngine, registry: FakeRegistry, *, force: bool = False, **kw: Any
 ) -> publish.PushResult:
     kw.setdefault("build", lambda: pytest.fail("the image exists; no build expected"))
+    kw.setdefault("describe", describe)
     return publish.push_release(
         root=repo,
         repository=REPO,
@@ -191,6 +224,45 @@ def test_first_push_uploads_every_layer_and_records_the_digest(
     assert record.revision == revision(repo)
     assert any("MB" in message for message in messages)
     assert list(engine.local) == [f"gemini-service:sha-{revision(repo)[:7]}"]  # push names gone
+
+
+def test_the_sbom_is_attached_to_the_pushed_digest_and_recorded(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry, attached: list[tuple[str, str, str]]
+) -> None:
+    build_into(engine, repo)
+
+    result = push(repo, engine, registry)
+
+    sha = revision(repo)[:7]
+    assert attached == [(REPO.path, result.record.digest, f"gemini-service_sha-{sha}.cdx.json")]
+    assert result.record.sbom == SBOM_DIGEST
+    assert ReleaseRecord.read(repo / "build" / "release.json").sbom == SBOM_DIGEST
+    line = publish.summary_line(result, Path("build/release.json"))
+    assert f"sbom: {SBOM_DIGEST} (400.0 kB) attached to the digest in 0.05 s" in line
+    assert "found through the tag sha256-" in line
+
+
+def test_an_image_whose_sbom_cannot_be_made_is_not_pushed(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry
+) -> None:
+    build_into(engine, repo)
+
+    def broken(engine: Any, root: Path, image: str) -> Path:
+        raise ReleaseError("the SBOM does not list the packages of the lock")
+
+    with pytest.raises(ReleaseError, match="does not list"):
+        push(repo, engine, registry, describe=broken)
+    assert engine.api.pushed == []
+
+
+def test_a_registry_refusing_the_sbom_is_an_auth_failure(
+    repo: Path, engine: FakeEngine, registry: FakeRegistry
+) -> None:
+    build_into(engine, repo)
+    registry.refuse_attach = True
+    with pytest.raises(ReleaseError, match=r"refused our credentials .*docker login"):
+        push(repo, engine, registry)
+    assert not (repo / "build" / "release.json").exists()
 
 
 def test_second_push_of_the_same_image_is_a_noop(
@@ -485,6 +557,7 @@ def test_push_to_artifact_registry_configures_auth_first(
         engine=engine,
         registry=registry,  # type: ignore[arg-type]
         configure_auth=configure,
+        describe=describe,
     )
 
     assert hosts == ["us-docker.pkg.dev"]

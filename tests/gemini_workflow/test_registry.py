@@ -257,3 +257,15 @@ def test_docker_credentials_come_from_the_docker_config(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     assert docker_credentials("registry.example.com") == ("robot", "hunter2")
     assert docker_credentials("other.example.com") is None
+
+
+def test_writes_ask_for_a_push_token_and_a_challenge_scope_wins(stub: Stub) -> None:
+    client = RegistryClient(stub.host, credentials=("user", "secret"))
+    realm = f'Bearer realm="http://{stub.host}/token",service="stub"'
+    client._authenticate(realm, "ns/app", write=True)
+    client._authenticate(f'{realm},scope="repository:ns/app:pull,push,delete"', "ns/app")
+    scopes = [path.partition("scope=")[2].split("&")[0] for _, path, _ in stub.seen]
+    assert scopes == [
+        "repository%3Ans%2Fapp%3Apull%2Cpush",
+        "repository%3Ans%2Fapp%3Apull%2Cpush%2Cdelete",
+    ]

@@ -288,6 +288,24 @@ def test_release_record_round_trips_and_carries_a_pinnable_ref(tmp_path: Path) -
     assert ReleaseRecord.read(path) == record
 
 
+def test_the_record_carries_the_sbom_digest_and_old_records_still_read(tmp_path: Path) -> None:
+    fields = {
+        "image": "127.0.0.1:5000/llm-apps/gemini-service",
+        "digest": "sha256:" + "f" * 64,
+        "tags": ["1.2.0"],
+        "version": "1.2.0",
+        "revision": CLEAN.revision,
+        "pushed_at": "2026-11-22T10:00:00+00:00",
+    }
+    path = tmp_path / "release.json"
+    ReleaseRecord(**fields, sbom="sha256:" + "5" * 64).write(path)
+    assert json.loads(path.read_text())["sbom"] == "sha256:" + "5" * 64
+    assert ReleaseRecord.read(path).sbom == "sha256:" + "5" * 64
+    path.write_text(json.dumps({**fields, "ref": "x"}))  # written before SBOMs were attached
+    assert ReleaseRecord.read(path) == ReleaseRecord(**fields)
+    assert ReleaseRecord.read(path).sbom is None
+
+
 def test_missing_record_tells_how_to_get_one(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match="run `invoke push` first"):
         ReleaseRecord.read(tmp_path / "release.json")

@@ -14,7 +14,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from gemini_workflow import verify
+from gemini_workflow import sbom_release, verify
 from gemini_workflow.registry import Blob, Manifest, RegistryAuthError, RegistryError
 from gemini_workflow.release import ImageReference, ReleaseError, ReleaseRecord
 
@@ -31,6 +31,7 @@ class FakeRegistry:
         self.tags = {"1.2.0": DIGEST}
         self.blobs = {IMAGE_ID: 900, LAYER.digest: 1000}
         self.fail: Exception | None = None
+        self.sbom_missing = False
 
     def manifest_digest(self, name: str, reference: str) -> str | None:
         if self.fail:
@@ -201,6 +202,24 @@ def registry() -> FakeRegistry:
     return FakeRegistry()
 
 
+SBOM = sbom_release.SbomCheck("sha256:" + "5" * 64, "tag sha256-ddd", "build/sbom/x.cdx.json")
+
+
+@pytest.fixture(autouse=True)
+def sbom_checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The SBOM check's own behaviour is tested in test_sbom_release.py; here, when it runs."""
+    calls: list[dict[str, Any]] = []
+
+    def check(registry: Any, ref: ImageReference, image_id: str, *, root: Any) -> Any:
+        calls.append({"ref": str(ref), "image_id": image_id, "root": root})
+        if isinstance(registry, FakeRegistry) and registry.sbom_missing:
+            raise ReleaseError(f"{ref} has no SBOM attached")
+        return SBOM
+
+    monkeypatch.setattr(sbom_release, "check", check)
+    return calls
+
+
 def run(engine: FakeEngine, registry: FakeRegistry, ref: str = f"{REPO}:1.2.0") -> Any:
     return verify.verify(
         engine,
@@ -241,6 +260,21 @@ def test_verify_pins_the_tag_removes_pulls_runs_and_asks(
     assert report.run_id.startswith("gs-verify-")
     assert fake_run["network"] == report.run_id
     assert "verified" in verify.summary_line(report)
+    assert report.sbom == SBOM
+    assert f"SBOM {SBOM.digest} (found through the tag sha256-ddd) matches build/sbom" in (
+        verify.summary_line(report)
+    )
+
+
+def test_a_digest_without_its_sbom_fails_before_anything_local_is_removed(
+    engine: FakeEngine, registry: FakeRegistry, sbom_checks: list[dict[str, Any]]
+) -> None:
+    registry.sbom_missing = True
+    with pytest.raises(ReleaseError, match="has no SBOM attached"):
+        run(engine, registry)
+    assert engine.removed == []
+    assert engine.api.pulls == []
+    assert sbom_checks == [{"ref": f"{REPO}@{DIGEST}", "image_id": IMAGE_ID, "root": None}]
 
 
 def test_a_digest_reference_is_used_as_given(engine: FakeEngine, registry: FakeRegistry) -> None:
@@ -356,7 +390,25 @@ def test_verify_release_defaults_to_the_recorded_push(
     monkeypatch.setattr(verify, "RegistryClient", lambda host, credentials: FakeRegistry())
 
     report = verify.verify_release(
-        "", record_path=record, fake_image=FAKE, timeout=1, engine=engine
+        "", record_path=record, fake_image=FAKE, timeout=1, engine=engine, root=tmp_path
     )
 
     assert report.ref == f"{REPO}@{DIGEST}"
+    assert report.sbom == SBOM
+
+
+def test_verify_from_config_compares_with_this_checkout(
+    tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, sbom_checks: list[Any]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1.2.0"\n')
+    ReleaseRecord(REPO, DIGEST, ["1.2.0"], "1.2.0", "a" * 40, "2026-11-22T10:00:00+00:00").write(
+        tmp_path / "build" / "release.json"
+    )
+    monkeypatch.setattr(verify, "RegistryClient", lambda host, credentials: FakeRegistry())
+    monkeypatch.setattr(verify.docker_engine, "connect", lambda: engine)
+    config = {
+        "release": {"record": "build/release.json", "verify_timeout": 1},
+        "image": {"name": "gemini-service"},
+    }
+    verify.verify_from_config(config, root=tmp_path)
+    assert [call["root"] for call in sbom_checks] == [tmp_path]

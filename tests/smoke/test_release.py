@@ -28,7 +28,7 @@ import docker.errors
 import invoke
 import pytest
 
-from gemini_workflow import local_registry, publish, verify
+from gemini_workflow import local_registry, publish, referrers, verify
 from gemini_workflow.ports import free_port
 from gemini_workflow.registry import RegistryClient
 from gemini_workflow.release import ImageReference, ReleaseError, Repository
@@ -137,7 +137,9 @@ def push(
 
 
 def tag_digests(client: RegistryClient, path: str) -> dict[str, str | None]:
-    return {tag: client.manifest_digest(path, tag) for tag in client.tags(path)}
+    """Release tags only: the SBOM's referrers tag (sha256-<hex>) is test_sbom.py's."""
+    tags = [tag for tag in client.tags(path) if not referrers.is_referrers_tag(tag)]
+    return {tag: client.manifest_digest(path, tag) for tag in tags}
 
 
 def local_name() -> str:
@@ -329,6 +331,7 @@ def test_invoke_push_builds_pushes_verifies_and_records(
         assert record["version"] == VERSION
         assert record["ref"] == f"{registry.address}/cli/{name}@{record['digest']}"
         assert f"verified {record['ref']}" in " ".join(result.stdout.split())
+        assert record["sbom"] in " ".join(result.stdout.split())  # attached, then verified
         digests = tag_digests(registry.client(), f"cli/{name}")
         assert set(digests.values()) == {record["digest"]}
     finally:
@@ -362,7 +365,7 @@ def registry_image(engine: Any, invoke_config: invoke.Config) -> Iterator[str]:
     )
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        tar.add(local_registry.DEBIAN_BINARY, arcname="docker-registry")
+        tar.add(local_registry.ensure_binary(), arcname="docker-registry")
         for name, text in (("Dockerfile", dockerfile), ("config.yml", config)):
             info = tarfile.TarInfo(name)
             info.size = len(text.encode())
