@@ -75,3 +75,28 @@ def fetch_file(c: Context, *, suite: str, package: str, member: str, target: Pat
             f" && mv {shlex.quote(str(partial))} {shlex.quote(str(target))}",
             hide=True,
         )
+
+
+def unpack(c: Context, *, suite: str, package: str, target: Path) -> None:
+    """Unpack a whole package under `target` (dpkg-deb -x): its files, not dpkg's bookkeeping.
+
+    So a newer build of a tool lives in a directory of the project's own, beside whatever
+    dpkg installed, and removing that directory removes it.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gemini-apt-") as tmp:
+        apt = private_apt(Path(tmp), suite)
+        c.run(f"{apt} update && cd {tmp} && {apt} download {shlex.quote(package)}", hide=True)
+        c.run(
+            f"dpkg-deb -x {tmp}/{shlex.quote(package)}_*.deb {shlex.quote(str(target))}",
+            hide=True,
+        )
+
+
+def missing_packages(c: Context, *packages: str) -> list[str]:
+    """The packages dpkg does not have installed (so apt is asked only for those)."""
+    return [
+        package
+        for package in packages
+        if not c.run(f"dpkg -s {shlex.quote(package)}", hide=True, warn=True).ok
+    ]

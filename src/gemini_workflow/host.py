@@ -27,7 +27,7 @@ from typing import Any
 from invoke.context import Context
 from packaging.version import Version
 
-from gemini_workflow import debian, local_registry, toolchain, wheelhouse
+from gemini_workflow import debian, engine, local_registry, toolchain, wait, wheelhouse
 from gemini_workflow.errors import WorkflowError
 
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
@@ -63,7 +63,6 @@ class Options:
     nginx_image: str = STANDIN_NGINX
     # Use the offline path even where Docker Hub answers (to try what CI does).
     force_offline: bool = False
-    dockerd_log: Path = Path("/var/log/dockerd.log")
     engine_wait_seconds: float = 30.0
     plugin_dir: Path = field(default_factory=lambda: default_plugin_dir())
     tools_dir: Path = field(default_factory=lambda: local_registry.tools_dir())
@@ -115,30 +114,40 @@ def check_toolchain(c: Context, options: Options) -> Step:
     return Step("toolchain", False, toolchain.check(c, options.root))
 
 
-def ensure_engine(
-    c: Context, options: Options, sleep: Callable[[float], None] = time.sleep
-) -> Step:
-    """Start dockerd (installing docker.io first if needed) unless an engine answers."""
+def ensure_engine(c: Context, options: Options) -> Step:
+    """Start the engine bootstrap installs (installing it first if needed) unless one answers."""
     version = engine_version(c)
     if version:
-        return Step("engine", False, f"Docker {checked_engine(version)} answers")
+        return Step("engine", False, engine_detail(version))
     debian.require_root("installing a Docker engine")
     installed = ""
-    if not c.run("command -v dockerd", hide=True, warn=True).ok:
-        debian.apt_install(c, "docker.io")
-        installed = "installed docker.io; "
-    # No systemd here: start it ourselves, detached, with logs in a file for diagnosis.
-    log = shlex.quote(str(options.dockerd_log))
-    c.run(f"setsid nohup dockerd > {log} 2>&1 < /dev/null &", hide=True)
-    deadline = time.monotonic() + options.engine_wait_seconds
-    while time.monotonic() < deadline:
-        version = engine_version(c)
-        if version:
-            return Step("engine", True, f"{installed}started dockerd {version}, log {log}")
-        sleep(0.5)
-    raise WorkflowError(
-        f"dockerd did not answer within {options.engine_wait_seconds:g} s: read {log}"
-    )
+    if not engine.installed():
+        engine.install(c, with_cli=not c.run("command -v docker", hide=True, warn=True).ok)
+        installed = "installed Docker from Debian testing; "
+    c.run(engine.start_command(), hide=True)
+    try:
+        wait.until(
+            lambda: engine_version(c),
+            timeout=options.engine_wait_seconds,
+            interval=0.2,
+            what="dockerd answering",
+        )
+    except wait.WaitTimeout:
+        raise WorkflowError(
+            f"dockerd did not answer within {options.engine_wait_seconds:g} s: read {engine.LOG}"
+        ) from None
+    return Step("engine", True, f"{installed}started dockerd {engine_version(c)}, log {engine.LOG}")
+
+
+def engine_detail(version: str) -> str:
+    """How the engine that answers stands: too old (an error), older than reproducible, or fine."""
+    found = toolchain.version_in(checked_engine(version))
+    if found is not None and found < engine.REPRODUCIBLE_FROM:
+        return (
+            f"Docker {version} answers; images build on it, but not reproducibly (that takes"
+            f" {engine.REPRODUCIBLE_FROM}+, see docs/images.md)"
+        )
+    return f"Docker {version} answers"
 
 
 def checked_engine(version: str) -> str:

@@ -21,6 +21,7 @@ from invoke.context import Context
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from gemini_workflow import debian
 from gemini_workflow.errors import WorkflowError
 
 QUICKSTART_FIX = (
@@ -42,6 +43,8 @@ class HostTool:
     minimum: Version
     needed_for: str
     fix: str
+    bootstrap_installs: bool = False
+    """Missing is fine where bootstrap can install it (root on Debian): it will."""
 
 
 HOST_TOOLS = (
@@ -58,6 +61,7 @@ HOST_TOOLS = (
         Version("20.10"),
         "buildx and compose plugins, image builds",
         "install Docker's CLI 20.10 or newer (Docker Desktop, or `invoke bootstrap` as root)",
+        bootstrap_installs=True,
     ),
 )
 
@@ -96,6 +100,8 @@ def host_tool_problems(c: Context, tools: Iterable[HostTool] = HOST_TOOLS) -> li
     for tool in tools:
         result = c.run(tool.probe, hide=True, warn=True)
         have = version_in(str(result.stdout)) if result.ok else None
+        if have is None and tool.bootstrap_installs and debian.is_debian_root():
+            continue
         if have is None:
             problems.append(f"{tool.name} is missing (needed for {tool.needed_for}): {tool.fix}")
         elif have < tool.minimum:

@@ -63,42 +63,61 @@ def test_docker_hub_is_unreachable_when_the_name_does_not_resolve(
 
 
 def test_a_running_engine_is_left_alone(tmp_path: Path) -> None:
-    c = MockContext(run={DOCKER_INFO: Result("20.10.24\n")})
+    c = MockContext(run={DOCKER_INFO: Result("28.5.2\n")})
     step = host.ensure_engine(c, options(tmp_path))
-    assert (step.changed, step.detail) == (False, "Docker 20.10.24 answers")
+    assert (step.changed, step.detail) == (False, "Docker 28.5.2 answers")
     assert len(commands(c)) == 1
 
 
-def test_no_engine_installs_docker_io_starts_dockerd_and_waits(
-    tmp_path: Path, as_root: None
+def test_an_engine_too_old_to_reproduce_builds_is_kept_and_the_limit_said(tmp_path: Path) -> None:
+    c = MockContext(run={DOCKER_INFO: Result("20.10.24+dfsg1\n")})
+    step = host.ensure_engine(c, options(tmp_path))
+    assert not step.changed
+    assert "not reproducibly (that takes 25+" in step.detail
+
+
+def test_no_engine_installs_docker_from_debian_testing_and_starts_it(
+    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    installs: list[bool] = []
+    monkeypatch.setattr(host.engine, "installed", lambda: False)
+    monkeypatch.setattr(host.engine, "install", lambda c, with_cli: installs.append(with_cli))
     c = MockContext(
         run={
-            DOCKER_INFO: [FAIL, FAIL, Result("20.10.24\n")],
-            re.compile(r"^command -v dockerd"): FAIL,
-            re.compile(r"^apt-get update"): OK,
-            re.compile(r"^setsid nohup dockerd"): OK,
+            DOCKER_INFO: [FAIL, FAIL, Result("28.5.2\n"), Result("28.5.2\n")],
+            re.compile(r"^command -v docker"): OK,
+            re.compile(r"^setsid nohup env PATH="): OK,
         },
         repeat=False,
     )
-    step = host.ensure_engine(c, options(tmp_path), sleep=lambda s: None)
+    step = host.ensure_engine(c, options(tmp_path))
     assert step.changed
-    assert "installed docker.io" in step.detail
-    ran = commands(c)
-    assert any("apt-get install -y -qq docker.io" in cmd for cmd in ran)
-    assert any(cmd.startswith("setsid nohup dockerd > /var/log/dockerd.log") for cmd in ran)
+    assert step.detail.startswith("installed Docker from Debian testing; started dockerd 28.5.2")
+    assert installs == [False]  # a docker CLI exists: only the engine is added
 
 
-def test_an_engine_that_never_answers_points_at_its_log(tmp_path: Path, as_root: None) -> None:
+def test_an_installed_engine_that_stopped_is_started_without_reinstalling(
+    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.engine, "installed", lambda: True)
+    monkeypatch.setattr(host.engine, "install", lambda c, with_cli: pytest.fail("reinstalled"))
     c = MockContext(
         run={
-            DOCKER_INFO: FAIL,
-            re.compile(r"^command -v dockerd"): OK,
-            re.compile(r"^setsid nohup dockerd"): OK,
-        }
+            DOCKER_INFO: [FAIL, Result("28.5.2\n"), Result("28.5.2\n")],
+            re.compile("^setsid"): OK,
+        },
+        repeat=False,
     )
-    with pytest.raises(WorkflowError, match=r"dockerd\.log"):
-        host.ensure_engine(c, options(tmp_path, engine_wait_seconds=0.01), sleep=lambda s: None)
+    assert host.ensure_engine(c, options(tmp_path)).detail.startswith("started dockerd 28.5.2")
+
+
+def test_an_engine_that_never_answers_points_at_its_log(
+    tmp_path: Path, as_root: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.engine, "installed", lambda: True)
+    c = MockContext(run={DOCKER_INFO: FAIL, re.compile(r"^setsid nohup"): OK})
+    with pytest.raises(WorkflowError, match=r"gemini-engine\.log"):
+        host.ensure_engine(c, options(tmp_path, engine_wait_seconds=0.3))
 
 
 def test_without_root_the_message_suggests_sudo_or_docker_desktop(

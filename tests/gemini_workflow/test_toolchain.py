@@ -52,7 +52,10 @@ def test_the_project_environment_itself_passes() -> None:
     assert toolchain.python_tool_problems(PYPROJECT) == []
 
 
-def test_old_or_missing_host_tools_are_listed_with_their_fix() -> None:
+def test_old_or_missing_host_tools_are_listed_with_their_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(toolchain.debian, "is_debian_root", lambda: False)
     c = MockContext(
         run={
             re.compile("^git --version"): Result("git version 2.11.0\n"),
@@ -62,6 +65,19 @@ def test_old_or_missing_host_tools_are_listed_with_their_fix() -> None:
     problems = toolchain.host_tool_problems(c)
     assert problems[0].startswith("git 2.11.0 is older than 2.20")
     assert problems[1].startswith("docker CLI is missing")
+
+
+def test_a_missing_docker_cli_is_fine_where_bootstrap_installs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(toolchain.debian, "is_debian_root", lambda: True)
+    c = MockContext(
+        run={
+            re.compile("^git --version"): Result("git version 2.39.5\n"),
+            re.compile("^docker version"): Result(exited=127),
+        }
+    )
+    assert toolchain.host_tool_problems(c) == []
 
 
 def test_check_raises_with_every_problem_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
