@@ -62,6 +62,8 @@ def bootstrap(c: Context, offline: bool = False) -> None:
         "target": "app, fake or all (default).",
         "python-version": "Python major.minor (default: image.python_version in config).",
         "name": "Image repository name (default: image.name in config); the fake adds -fake.",
+        "verify-reproducible": "Then rebuild the commit from a fresh clone without cache and"
+        " fail, naming the first differing layer and file, unless the image IDs are the same.",
     }
 )
 @reported
@@ -71,12 +73,13 @@ def build(
     target: str = "all",
     python_version: str = "",
     name: str = "",
+    verify_reproducible: bool = False,
 ) -> None:
     """Build the app and fake images, print their anatomy, fail on budgets, secrets, root.
 
     Each image gets a CycloneDX SBOM in build/sbom/, checked against the image lock.
     """
-    from gemini_workflow import image_checks, images
+    from gemini_workflow import docker_engine, image_checks, images
 
     request = images.request_from_config(
         c.config,
@@ -87,12 +90,20 @@ def build(
         no_cache=no_cache,
         environ=os.environ,
     )
+    client = docker_engine.connect()
     try:
-        reports = images.build_images(request)
+        reports = images.build_images(request, client=client)
     except image_checks.ImageCheckFailed as exc:
         console().print(image_checks.report_table(exc.reports))
         raise
     console().print(image_checks.report_table(reports))
+    if verify_reproducible:
+        from gemini_workflow import reproducible
+
+        with console().status("rebuilding this commit from a fresh clone, without cache"):
+            results = reproducible.verify_build(request, reports, client)
+        for result in results:
+            console().print(f"[green]reproducible[/green]: {result.target} {result.original_id}")
     for report in reports:
         if report.sbom is not None:
             console().print(
@@ -103,12 +114,12 @@ def build(
 @task(help={"upgrade": "Move every dependency to its newest allowed version."})
 @reported
 def lock(c: Context, upgrade: bool = False) -> None:
-    """Resolve uv.lock from pyproject.toml and export the image's containers/requirements.lock."""
+    """Resolve uv.lock from pyproject.toml; export the image's locks (runtime, build backend)."""
     from gemini_workflow import lockfile
 
     c.run(shlex.join(lockfile.lock_command(upgrade=upgrade)))
-    lockfile.write_image_lock(ROOT)
-    print(f"wrote {lockfile.UV_LOCK} and {lockfile.LOCK}; commit both with pyproject.toml")
+    written = ", ".join(str(path) for path in lockfile.write_image_locks(ROOT))
+    print(f"wrote {lockfile.UV_LOCK}, {written}; commit them with pyproject.toml")
 
 
 # --- stack ----------------------------------------------------------------------------------

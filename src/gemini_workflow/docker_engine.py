@@ -138,6 +138,9 @@ class BuildSpec:
 def build_command(spec: BuildSpec) -> list[str]:
     """The exact CLI invocation, kept separate so tests can check it without an engine."""
     cmd = ["docker", "buildx", "build", "--load", "--file", str(spec.dockerfile)]
+    # No provenance attestation: it records the build's times, so every build of one commit
+    # would become another image (an index with a new digest). The image itself is the record.
+    cmd += ["--provenance=false"]
     cmd += ["--target", spec.target]
     for tag in spec.tags:
         cmd += ["--tag", tag]

@@ -49,6 +49,8 @@ class SourceInfo:
     created: str
     source_url: str
     licenses: str
+    epoch: int = 0
+    """The commit time in seconds: SOURCE_DATE_EPOCH for a reproducible image config."""
 
     @property
     def short_sha(self) -> str:
@@ -89,6 +91,7 @@ def read_source_info(root: Path) -> SourceInfo:
         revision=revision,
         dirty=dirty,
         created=committed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        epoch=int(committed.timestamp()),
         source_url=project.get("urls", {}).get("Source", ""),
         licenses=licenses,
     )
@@ -136,6 +139,8 @@ def build_args(
         "VERSION": info.version,
         "REVISION": info.revision,
         "CREATED": info.created,
+        # BuildKit dates the image config and its history with this instead of the build time.
+        "SOURCE_DATE_EPOCH": str(info.epoch),
         "SOURCE": info.source_url,
         "LICENSES": info.licenses,
     }

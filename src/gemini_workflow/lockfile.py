@@ -22,21 +22,23 @@ from packaging.utils import canonicalize_name
 from gemini_workflow.errors import WorkflowError
 
 LOCK = Path("containers/requirements.lock")
+BUILD_LOCK = Path("containers/build.lock")
 UV_LOCK = Path("uv.lock")
 HEADER = (
-    "# The image's runtime dependencies: uv.lock's export by `invoke images.lock`. Do not edit.\n"
+    "# {what}: uv.lock's export by `invoke images.lock`. Do not edit.\n"
     "# `invoke build` refuses to build when this file and uv.lock disagree.\n"
 )
-# Runtime dependencies only: no dependency group, not the project itself (built apart).
-EXPORT_ARGS = (
-    "export",
-    "--frozen",
-    "--no-default-groups",
-    "--no-emit-project",
-    "--no-header",
-    "--format",
-    "requirements.txt",
-)
+_EXPORT = ("export", "--frozen", "--no-emit-project", "--no-header", "--format", "requirements.txt")
+# The two files the image build installs with `pip --require-hashes`: the runtime dependencies
+# (no dependency group, not the project itself, which is built apart), and the build backend
+# the project is built with (the `image-build` group), so neither moves with PyPI.
+IMAGE_LOCKS: dict[Path, tuple[str, tuple[str, ...]]] = {
+    LOCK: ("The image's runtime dependencies", ("--no-default-groups",)),
+    BUILD_LOCK: (
+        "The build backend the image builds the project with",
+        ("--only-group", "image-build"),
+    ),
+}
 
 
 class LockError(WorkflowError):
@@ -53,33 +55,35 @@ def lock_command(*, upgrade: bool = False) -> list[str]:
     return uv("lock", *(["--upgrade"] if upgrade else []))
 
 
-def exported(root: Path) -> str:
-    """The image lock as uv.lock says it should read, header included."""
-    result = _run_uv(root, *EXPORT_ARGS)
+def exported(root: Path, lock: Path = LOCK) -> str:
+    """An image lock as uv.lock says it should read, header included."""
+    what, selection = IMAGE_LOCKS[lock]
+    result = _run_uv(root, *_EXPORT, *selection)
     if result.returncode != 0:
         raise LockError(f"uv export failed: {_tail(result)}; run `invoke images.lock`")
-    return HEADER + result.stdout
+    return HEADER.format(what=what) + result.stdout
 
 
-def write_image_lock(root: Path) -> Path:
-    path = root / LOCK
-    path.write_text(exported(root), encoding="utf-8")
-    return path
+def write_image_locks(root: Path) -> list[Path]:
+    for lock in IMAGE_LOCKS:
+        (root / lock).write_text(exported(root, lock), encoding="utf-8")
+    return list(IMAGE_LOCKS)
 
 
 def check(root: Path) -> None:
-    """Fail unless uv.lock satisfies pyproject.toml and the image lock is its export."""
+    """Fail unless uv.lock satisfies pyproject.toml and both image locks are its exports."""
     result = _run_uv(root, "lock", "--check", "--offline")
     if result.returncode != 0:
         raise LockError(
             f"{UV_LOCK} is older than pyproject.toml ({_tail(result)}): run `invoke images.lock`"
             " and commit both locks"
         )
-    lock = root / LOCK
-    if not lock.is_file() or lock.read_text(encoding="utf-8") != exported(root):
-        raise LockError(
-            f"{LOCK} is not the export of {UV_LOCK}: run `invoke images.lock` and commit it"
-        )
+    for lock in IMAGE_LOCKS:
+        path = root / lock
+        if not path.is_file() or path.read_text(encoding="utf-8") != exported(root, lock):
+            raise LockError(
+                f"{lock} is not the export of {UV_LOCK}: run `invoke images.lock` and commit it"
+            )
 
 
 def _run_uv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ import hashlib
 import shlex
 import shutil
 import sys
-import tomllib
 from pathlib import Path
 
 from invoke.context import Context
@@ -30,14 +29,9 @@ PLATFORMS = (
 )
 
 
-def build_requires(root: Path) -> list[str]:
-    """The build backend pyproject.toml names: the project layer is built with it, offline."""
-    return list(tomllib.loads((root / "pyproject.toml").read_text())["build-system"]["requires"])
-
-
 def digest(root: Path, python_version: str) -> str:
-    inputs = [python_version, *PLATFORMS, (root / lockfile.LOCK).read_text(), *build_requires(root)]
-    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
+    locks = [(root / lock).read_text() for lock in lockfile.IMAGE_LOCKS]
+    return hashlib.sha256("\n".join([python_version, *PLATFORMS, *locks]).encode()).hexdigest()
 
 
 def is_current(root: Path, python_version: str) -> bool:
@@ -51,9 +45,9 @@ def is_current(root: Path, python_version: str) -> bool:
 
 
 def download_commands(root: Path, python_version: str, python: str) -> list[str]:
-    """pip download of the lock, then of the build backend, for the image's platform.
+    """pip download of each image lock (runtime, then build backend) for the image's platform.
 
-    `--no-deps` on the lock: it is complete, so pip need not (and must not) resolve again.
+    `--no-deps`: the locks are complete, so pip need not (and must not) resolve again.
     Resolving would also fail with the pip that `python3 -m venv` bundles (23.x), which
     rejects a dependency asking for an extra (google-auth[requests]) in hash-checking mode.
     """
@@ -64,9 +58,10 @@ def download_commands(root: Path, python_version: str, python: str) -> list[str]
         f"--python-version {python_version} --implementation cp",
         f"--dest {shlex.quote(str(root / WHEELHOUSE))}",
     ]
-    locked = [*common, "--no-deps --require-hashes -r", shlex.quote(str(root / lockfile.LOCK))]
-    backend = [*common, *(shlex.quote(r) for r in build_requires(root))]
-    return [" ".join(locked), " ".join(backend)]
+    return [
+        " ".join([*common, "--no-deps --require-hashes -r", shlex.quote(str(root / lock))])
+        for lock in lockfile.IMAGE_LOCKS
+    ]
 
 
 def fill(c: Context, root: Path, python_version: str, python: str = sys.executable) -> int:

@@ -26,7 +26,7 @@ SPEC = docker_engine.BuildSpec(
 def test_build_command_loads_one_target_with_tags_and_sorted_args() -> None:
     assert docker_engine.build_command(SPEC) == [
         "docker", "buildx", "build", "--load", "--file", "/repo/containers/Dockerfile",
-        "--target", "app", "--tag", "svc:1.0", "--tag", "svc:sha-abc1234",
+        "--provenance=false", "--target", "app", "--tag", "svc:1.0", "--tag", "svc:sha-abc1234",
         "--build-arg", "PYTHON_BASE=python:3.11", "--build-arg", "VERSION=1.0", "/repo",
     ]  # fmt: skip
 

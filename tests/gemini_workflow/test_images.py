@@ -178,7 +178,13 @@ def test_outside_git_the_error_says_what_to_do(tmp_path: Path) -> None:
 
 def copy_inputs(root: Path) -> Path:
     (root / "containers").mkdir()
-    inputs = ("pyproject.toml", "uv.lock", "containers/Dockerfile", "containers/requirements.lock")
+    inputs = (
+        "pyproject.toml",
+        "uv.lock",
+        "containers/Dockerfile",
+        "containers/requirements.lock",
+        "containers/build.lock",
+    )
     for rel in inputs:
         (root / rel).write_text((ROOT / rel).read_text())
     return root

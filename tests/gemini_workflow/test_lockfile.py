@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def project_copy(tmp_path: Path) -> Path:
     """pyproject.toml and both locks: all that the checks read (uv runs offline)."""
     (tmp_path / "containers").mkdir()
-    for rel in ("pyproject.toml", "uv.lock", "README.md", str(lockfile.LOCK)):
+    for rel in ("pyproject.toml", "uv.lock", str(lockfile.LOCK), str(lockfile.BUILD_LOCK)):
         shutil.copy(ROOT / rel, tmp_path / rel)
     return tmp_path
 
@@ -24,9 +24,16 @@ def test_the_committed_locks_agree_with_pyproject() -> None:
     lockfile.check(ROOT)
 
 
+def test_the_build_lock_pins_the_build_backend_with_hashes() -> None:
+    text = (ROOT / lockfile.BUILD_LOCK).read_text()
+    assert "\nhatchling==" in text
+    assert "--hash=sha256:" in text
+    assert "\nfastapi==" not in text
+
+
 def test_the_image_lock_holds_runtime_pins_with_hashes_and_no_tools() -> None:
     text = (ROOT / lockfile.LOCK).read_text()
-    assert text.startswith(lockfile.HEADER)
+    assert text.startswith("# The image's runtime dependencies: uv.lock's export")
     assert "\ngoogle-genai==" in text
     assert "--hash=sha256:" in text
     for tool in ("invoke", "nox", "pytest", "pip", "uv", "google-generativeai"):
@@ -53,7 +60,7 @@ def test_a_dependency_added_to_pyproject_makes_uv_lock_stale(tmp_path: Path) -> 
 def test_writing_the_image_lock_restores_the_export(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
     (root / lockfile.LOCK).write_text("stale\n")
-    lockfile.write_image_lock(root)
+    lockfile.write_image_locks(root)
     lockfile.check(root)
 
 
