@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Final
 
 from invoke.context import Context
-from packaging.version import Version
 
 from gemini_workflow import debian
 
@@ -27,8 +26,6 @@ LOG: Final = Path("/var/log/gemini-engine.log")
 PACKAGES: Final = ("docker.io", "containerd")  # from Debian testing
 CLI_PACKAGE: Final = "docker-cli"  # from Debian testing, only where no docker CLI exists
 HOST_PACKAGES: Final = ("runc", "tini", "iptables")  # bookworm's own
-# BuildKit honours SOURCE_DATE_EPOCH from engine 23 on; reproducibility was measured on 28.5.
-REPRODUCIBLE_FROM: Final = Version("25")
 
 
 def installed() -> bool:

@@ -33,8 +33,9 @@ from gemini_workflow.errors import WorkflowError
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
 STANDIN_NGINX = "gemini-local/nginx:1.27-bookworm"
 NGINX_STANDIN_DOCKERFILE = Path("containers/nginx-standin.Dockerfile")
-# Oldest engine with BuildKit's RUN --mount and `build --network=none`.
-MIN_ENGINE = Version("20.10")
+# Oldest engine for the Dockerfile: HEALTHCHECK --start-interval (and BuildKit with RUN --mount,
+# --network=none and SOURCE_DATE_EPOCH) came with Docker 25.
+MIN_ENGINE = Version("25")
 # Compose: `up --wait --wait-timeout` and top-level `name:`. Buildx: what compose requires.
 MIN_COMPOSE = Version("2.20")
 MIN_BUILDX = Version("0.17")
@@ -118,7 +119,7 @@ def ensure_engine(c: Context, options: Options) -> Step:
     """Start the engine bootstrap installs (installing it first if needed) unless one answers."""
     version = engine_version(c)
     if version:
-        return Step("engine", False, engine_detail(version))
+        return Step("engine", False, f"Docker {checked_engine(version)} answers")
     debian.require_root("installing a Docker engine")
     installed = ""
     if not engine.installed():
@@ -139,24 +140,14 @@ def ensure_engine(c: Context, options: Options) -> Step:
     return Step("engine", True, f"{installed}started dockerd {engine_version(c)}, log {engine.LOG}")
 
 
-def engine_detail(version: str) -> str:
-    """How the engine that answers stands: too old (an error), older than reproducible, or fine."""
-    found = toolchain.version_in(checked_engine(version))
-    if found is not None and found < engine.REPRODUCIBLE_FROM:
-        return (
-            f"Docker {version} answers; images build on it, but not reproducibly (that takes"
-            f" {engine.REPRODUCIBLE_FROM}+, see docs/images.md)"
-        )
-    return f"Docker {version} answers"
-
-
 def checked_engine(version: str) -> str:
     """The engine's version, or an error when it is older than the workflow needs."""
     found = toolchain.version_in(version)
     if found is not None and found < MIN_ENGINE:
         raise WorkflowError(
-            f"Docker engine {version} is older than {MIN_ENGINE}, which BuildKit's RUN --mount"
-            " needs: upgrade Docker (or stop it and let `invoke bootstrap` install one as root)"
+            f"Docker engine {version} is older than {MIN_ENGINE}, which the Dockerfile needs"
+            " (HEALTHCHECK --start-interval): upgrade Docker, or stop it and let `invoke"
+            " bootstrap` install one as root"
         )
     return version
 
