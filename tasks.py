@@ -260,10 +260,14 @@ def push(c: Context, registry: str = "", force: bool = False, no_verify: bool = 
 
 @task(
     positional=["ref"],
-    help={"ref": "HOST/PATH[:TAG|@sha256:...] to verify (default: the last push's record)."},
+    help={
+        "ref": "HOST/PATH[:TAG|@sha256:...] to verify (default: the last push's record).",
+        "rebuild": "Also rebuild the image from the commit it names, without cache, and fail"
+        " unless the rebuild has the same image ID (same base digest needed).",
+    },
 )
 @reported
-def verify(c: Context, ref: str | None = None) -> None:
+def verify(c: Context, ref: str | None = None, rebuild: bool = False) -> None:
     """Prove a pushed image works on a clean host: pull by digest, run it against the fake."""
     from gemini_workflow import verify as verifying
 
@@ -274,6 +278,15 @@ def verify(c: Context, ref: str | None = None) -> None:
     for note in report.notes:
         console().print(f"[yellow]note:[/] {note}")
     console().print(verifying.summary_line(report))
+    if rebuild:
+        from gemini_workflow import docker_engine, images, reproducible
+
+        request = images.request_from_config(c.config, root=ROOT, quiet=True, environ=os.environ)
+        with console().status("rebuilding the release's commit from a fresh clone, no cache"):
+            result = reproducible.rebuild_release(request, report.image_id, docker_engine.connect())
+        console().print(
+            f"[green]reproducible[/green]: the rebuild is {result.rebuilt_id}, as pushed"
+        )
 
 
 # --- deploy ---------------------------------------------------------------------------------

@@ -217,3 +217,21 @@ def _entries(layer: bytes) -> dict[str, tuple[object, ...]]:
                 content,
             )
     return entries
+
+
+def rebuild_release(request: images.BuildRequest, image_id: str, client: Any) -> Rebuilt:
+    """`invoke verify --rebuild`: rebuild a pushed app image from the commit its label names.
+
+    The same base digest is part of "the same inputs": a release built on the official base
+    and rebuilt on an offline host's stand-in differs from layer 0 on, and the report says so.
+    """
+    image = docker_engine.inspect_image(client, image_id)
+    labels = ((image or {}).get("Config") or {}).get("Labels") or {}
+    revision = labels.get("org.opencontainers.image.revision", "")
+    if not revision or revision == "unknown":
+        raise WorkflowError(f"{image_id} carries no revision label: it cannot be rebuilt")
+    app_only = replace(request, targets=("app",))
+    with fresh_clone(request.root, revision) as clone, rebuilt(app_only, clone, client) as fresh:
+        (result,) = compare(client, {"app": image_id}, fresh)
+        report_failure(client, [result])
+    return result
