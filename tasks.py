@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
 from gemini_workflow.cli import console, reported
-from gemini_workflow.config import DEFAULTS, ROOT
+from gemini_workflow.config import DEFAULTS
+
+# The checkout this tasks.py belongs to (a clone run with another checkout's .venv included).
+ROOT = Path(__file__).resolve().parent
 
 
 @task
@@ -259,7 +263,6 @@ def push(c: Context, registry: str = "", force: bool = False, no_verify: bool = 
 
 
 @task(
-    positional=["ref"],
     help={
         "ref": "HOST/PATH[:TAG|@sha256:...] to verify (default: the last push's record).",
         "rebuild": "Also rebuild the image from the commit it names, without cache, and fail"
@@ -267,13 +270,13 @@ def push(c: Context, registry: str = "", force: bool = False, no_verify: bool = 
     },
 )
 @reported
-def verify(c: Context, ref: str | None = None, rebuild: bool = False) -> None:
+def verify(c: Context, ref: str = "", rebuild: bool = False) -> None:
     """Prove a pushed image works on a clean host: pull by digest, run it against the fake."""
     from gemini_workflow import verify as verifying
 
     with console().status("verifying") as status:
         report = verifying.verify_from_config(
-            c.config, root=ROOT, ref=ref or "", progress=status.update
+            c.config, root=ROOT, ref=ref, progress=status.update
         )
     for note in report.notes:
         console().print(f"[yellow]note:[/] {note}")

@@ -196,7 +196,7 @@ def artifact_registry(location: str, project: str, repository: str) -> str:
 
 @dataclass(frozen=True)
 class ImageReference:
-    """`repository[:tag][@digest]`, as `invoke verify REF` accepts it."""
+    """`repository[:tag][@digest]`, as `invoke verify --ref REF` accepts it."""
 
     repository: Repository
     tag: str | None = None
@@ -352,7 +352,7 @@ class ReleaseRecord:
         except FileNotFoundError:
             raise ReleaseError(
                 f"no release record at {path}; run `invoke push` first, or pass a reference: "
-                "`invoke verify HOST/PATH@sha256:...`"
+                "`invoke verify --ref HOST/PATH@sha256:...`"
             ) from None
         except (ValueError, KeyError, TypeError) as error:
             raise ReleaseError(f"{path} is not a release record ({error}); push again") from None

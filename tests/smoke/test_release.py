@@ -28,7 +28,7 @@ import docker.errors
 import invoke
 import pytest
 
-from gemini_workflow import local_registry, publish, referrers, verify
+from gemini_workflow import local_registry, lockfile, publish, referrers, verify
 from gemini_workflow.ports import free_port
 from gemini_workflow.registry import RegistryClient
 from gemini_workflow.release import ImageReference, ReleaseError, Repository
@@ -85,6 +85,9 @@ def clone(tmp_path: Path) -> Path:
     pyproject.write_text(
         text.replace(f'version = "{_pyproject_version()}"', f'version = "{VERSION}"')
     )
+    # uv.lock records the project's own version: relock (offline, from uv's cache) as
+    # `invoke images.lock` would, or `invoke build` refuses the stale lock.
+    subprocess.run(lockfile.uv("lock", "--offline", "--quiet"), cwd=repo, check=True)
     git(repo, "commit", "-qam", "release 1.2.0")
     return repo
 
