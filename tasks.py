@@ -161,7 +161,7 @@ def up(
         console().print(f"building missing images: {', '.join(missing)}")
         build(c, target=stack_up.build_target(plan.images, missing))
     wait = timeout or int(c.config.stack.timeout)
-    console().print(plan.summary(), soft_wrap=True)
+    console().print(plan.summary())
     with console().status("starting the stack") as status:
         result = stack_up.start(
             plan,
@@ -275,9 +275,7 @@ def verify(c: Context, ref: str = "", rebuild: bool = False) -> None:
     from gemini_workflow import verify as verifying
 
     with console().status("verifying") as status:
-        report = verifying.verify_from_config(
-            c.config, root=ROOT, ref=ref, progress=status.update
-        )
+        report = verifying.verify_from_config(c.config, root=ROOT, ref=ref, progress=status.update)
     for note in report.notes:
         console().print(f"[yellow]note:[/] {note}")
     console().print(verifying.summary_line(report))
@@ -356,7 +354,7 @@ def rollback(c: Context, timeout: int = 0) -> None:
         raise rollout.DeployError(
             "no earlier release was deployed from here: nothing to go back to"
         )
-    console().print(f"rolling back to {history.previous}", soft_wrap=True)
+    console().print(f"rolling back to {history.previous}")
     options = history.options
     deploy_swarm(
         c,

@@ -23,11 +23,15 @@ R = TypeVar("R")
 
 @functools.cache
 def console() -> Console:
-    """The terminal's console, or one 120 columns wide in CI logs (tables fit, lines don't wrap)."""
+    """The terminal's console, or one 120 columns wide in CI logs, so tables fit.
+
+    soft_wrap: a line longer than the width (an image reference with its digest, a curl
+    command) is printed whole, never folded into pieces that no longer copy and paste.
+    """
     from rich.console import Console
 
-    found = Console()
-    return found if found.is_terminal else Console(width=120)
+    found = Console(soft_wrap=True)
+    return found if found.is_terminal else Console(width=120, soft_wrap=True)
 
 
 def reported(body: Callable[P, R]) -> Callable[P, R]:
