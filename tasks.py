@@ -333,7 +333,6 @@ def deploy_swarm(
         f'try: curl -s {plan.url}/generate -H "Authorization: Bearer $(head -1'
         f" {plan.client_keys.relative_to(ROOT)})\" -H 'Content-Type: application/json'"
         """ -d '{"prompt": "Hello"}'""",
-        soft_wrap=True,
     )
     if answer.status != 200:
         raise rollout.DeployError(

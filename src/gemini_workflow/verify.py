@@ -71,7 +71,7 @@ def pinned(ref: ImageReference, registry: RegistryClient) -> ImageReference:
 def verify_from_config(
     config: Any, *, root: Path, ref: str = "", progress: Progress = lambda _: None
 ) -> VerifyReport:
-    """`invoke verify [--ref REF] [--rebuild]` with invoke config: the record path, the fake, the timeout.
+    """`invoke verify` with invoke config: the record path, the fake, the timeout.
 
     The fake image is the one `invoke build` tagged with this project's version.
     """
@@ -98,7 +98,7 @@ def verify_release(
     engine: Any = None,
     root: Path | None = None,
 ) -> VerifyReport:
-    """`invoke verify [--ref REF] [--rebuild]`: REF, or else what the last `invoke push` recorded."""
+    """`invoke verify [--ref REF]`: REF, or else what the last `invoke push` recorded."""
     reference = ImageReference.parse(ref or ReleaseRecord.read(record_path).ref)
     host = reference.repository.host
     registry = RegistryClient(host, credentials=docker_credentials(host))
