@@ -136,6 +136,8 @@ def lock(c: Context, upgrade: bool = False) -> None:
         "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
         "keep-on-failure": "Leave a stack that failed to start running, for inspection.",
         "port": "Host port of the proxy (default: stack.port, 8080).",
+        "auth": "Require client keys (deploy.client_keys, created with one key if absent):"
+        " `Authorization: Bearer <key>` on /generate, rate-limited per key at the proxy.",
     }
 )
 @reported
@@ -146,11 +148,16 @@ def up(
     timeout: int = 0,
     keep_on_failure: bool = False,
     port: int = 0,
+    auth: bool = False,
 ) -> None:
     """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
-    from gemini_workflow import diagnosis, docker_engine, stack, stack_up
+    from gemini_workflow import client_keys, diagnosis, docker_engine, stack, stack_up
 
-    plan = stack.plan_from_config(c.config, root=ROOT, env=env, port=port, environ=os.environ)
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
+        console().print(f"created {plan.client_keys.relative_to(ROOT)} with one client key (0600)")
     client = docker_engine.connect(timeout=30)
     missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
     if missing and no_build:
@@ -309,7 +316,7 @@ def deploy_swarm(
     c: Context, ref: str = "", env: str = "", port: int = 0, replicas: int = 0, timeout: int = 0
 ) -> None:
     """Deploy a release by digest to Docker Swarm or roll to it: health-gated, rolls back itself."""
-    from gemini_workflow import docker_engine
+    from gemini_workflow import docker_engine, probe
     from gemini_workflow.deploy import plan as planning
     from gemini_workflow.deploy import rollout, swarm
 
@@ -329,10 +336,9 @@ def deploy_swarm(
         console().print(f"created {plan.client_keys.relative_to(ROOT)} with one client key (0600)")
     answer = rollout.answer(plan)
     console().print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
+    keys = plan.client_keys.relative_to(ROOT)
     console().print(
-        f'try: curl -s {plan.url}/generate -H "Authorization: Bearer $(head -1'
-        f" {plan.client_keys.relative_to(ROOT)})\" -H 'Content-Type: application/json'"
-        """ -d '{"prompt": "Hello"}'""",
+        f"try: {probe.sample_curl(plan.url, {'Authorization': f'Bearer $(head -1 {keys})'})}"
     )
     if answer.status != 200:
         raise rollout.DeployError(

@@ -66,8 +66,11 @@ def ask(
 
 
 def sample_curl(url: str, headers: Mapping[str, str] | None = None) -> str:
-    """A command a person can paste to call the service the same way."""
-    extra = "".join(f" -H '{name}: {value}'" for name, value in (headers or {}).items())
+    """A command a person can paste to call the service the same way.
+
+    Header values go in double quotes, so a `$(head -1 FILE)` in one is run by the shell.
+    """
+    extra = "".join(f' -H "{name}: {value}"' for name, value in (headers or {}).items())
     return (
         f"curl -s {url}/generate -H 'Content-Type: application/json'{extra} "
         '-d \'{"prompt": "Write a haiku about containers."}\''

@@ -114,6 +114,8 @@ class StackPlan:
     """The env file fixed the upstream (test.env: the fake), whatever key is configured."""
     overlays: tuple[Path, ...] = ()
     """Extra compose files (tests and the bench publish every hop: compose.PUBLISH_ALL)."""
+    client_keys: Path | None = None
+    """With `--auth`: the client key file, so /generate needs `Authorization: Bearer <key>`."""
 
     @property
     def uses_real_key(self) -> bool:
@@ -134,9 +136,19 @@ class StackPlan:
             return self.root / PLACEHOLDER_KEY_FILE
         return self.state_dir / "gemini_api_key"
 
+    def client_keys_copy(self) -> Path:
+        return self.state_dir / "client_keys"
+
     def compose_env(self) -> dict[str, str]:
         """Variables compose.yaml interpolates; no secret among them, only a file path."""
+        auth = {}
+        if self.client_keys is not None:
+            auth = {
+                "GEMINI_CLIENT_KEYS_SECRET_FILE": str(self.client_keys_copy()),
+                "GEMINI_CLIENT_KEYS_IN_APP": "/run/secrets/client_keys",
+            }
         return {
+            **auth,
             "GEMINI_STACK_ENV_FILE": str(self.env_file),
             "GEMINI_UPSTREAM": self.upstream,
             "GEMINI_API_KEY_SECRET_FILE": str(self.secret_file()),
@@ -178,6 +190,7 @@ def plan_stack(
     images: Images,
     real_upstream: str,
     environ: Mapping[str, str],
+    client_keys: Path | None = None,
 ) -> StackPlan:
     """Pick the env file, the key and the upstream.
 
@@ -200,6 +213,7 @@ def plan_stack(
         port=port,
         bind=bind,
         images=images,
+        client_keys=client_keys,
     )
 
 
@@ -210,6 +224,7 @@ def plan_from_config(
     environ: Mapping[str, str],
     env: str = "",
     port: int = 0,
+    auth: bool = False,
 ) -> StackPlan:
     """The plan `invoke up` follows: invoke config (`stack.*`, `images.nginx`), the options
     given, the environment and .env. Images default to this commit's tags (sha-<7>)."""
@@ -231,24 +246,29 @@ def plan_from_config(
         ),
         real_upstream=str(cfg["upstream"]),
         environ=environ,
+        client_keys=root / str(config["deploy"]["client_keys"]) if auth else None,
     )
 
 
 def write_secret(plan: StackPlan) -> Path:
-    """Write the key to the file the compose secret mounts.
+    """Write the key (and the client keys, with --auth) to the files the compose secrets mount.
 
-    Always a copy, even of a GEMINI_API_KEY_FILE: compose bind-mounts the file as it is, and
+    Always copies, even of a GEMINI_API_KEY_FILE: compose bind-mounts a file as it is, and
     the container's unprivileged user (uid 10001) could not read a typical 0600 key file.
-    The directory is private (0700); the container sees only the file, never the directory.
+    The directory is private (0700); the container sees only the files, never the directory.
     """
-    target = plan.secret_file()
-    if plan.key is None or not plan.uses_real_key:
-        return target
-    plan.state_dir.mkdir(parents=True, exist_ok=True)
-    plan.state_dir.chmod(0o700)
-    target.write_text(plan.key.value + "\n", encoding="utf-8")
-    target.chmod(0o644)
-    return target
+    copies = {}
+    if plan.key is not None and plan.uses_real_key:
+        copies[plan.secret_file()] = plan.key.value + "\n"
+    if plan.client_keys is not None:
+        copies[plan.client_keys_copy()] = plan.client_keys.read_text(encoding="utf-8")
+    if copies:
+        plan.state_dir.mkdir(parents=True, exist_ok=True)
+        plan.state_dir.chmod(0o700)
+    for target, text in copies.items():
+        target.write_text(text, encoding="utf-8")
+        target.chmod(0o644)
+    return plan.secret_file()
 
 
 def forget_secret(root: Path, project: str) -> None:

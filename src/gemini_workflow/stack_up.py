@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from gemini_workflow import docker_engine, probe
+from gemini_workflow import client_keys, docker_engine, probe
 from gemini_workflow.compose import ComposeProject, Progress, UpResult
 from gemini_workflow.diagnosis import (
     PROJECT_LABEL,
@@ -139,8 +139,14 @@ def greet(plan: StackPlan, result: UpResult, console: Console) -> probe.Answer:
     console.print(
         f"[green]healthy in {result.seconds:.1f} s[/green]: {plan.url}  (docs: {plan.url}/docs)"
     )
-    console.print(f"try: {probe.sample_curl(plan.url)}", soft_wrap=True)
-    answer = probe.ask(plan.url)
+    headers = client_keys.header(plan.client_keys) if plan.client_keys else None
+    shown = (
+        {"Authorization": f"Bearer $(head -1 {plan.client_keys.relative_to(plan.root)})"}
+        if plan.client_keys
+        else None
+    )
+    console.print(f"try: {probe.sample_curl(plan.url, shown)}")
+    answer = probe.ask(plan.url, headers=headers)
     if answer.status != 200:
         raise StackError(
             f"the stack is up but /generate answered {answer.status}: {answer.text}\n"

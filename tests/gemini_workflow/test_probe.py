@@ -21,7 +21,7 @@ def test_sample_curl_targets_generate_through_the_proxy() -> None:
         "curl -s http://127.0.0.1:8080/generate "
     )
     with_key = probe.sample_curl("http://h:1", {"Authorization": "Bearer k"})
-    assert " -H 'Authorization: Bearer k' " in with_key
+    assert ' -H "Authorization: Bearer k" ' in with_key
 
 
 def test_ask_survives_a_non_json_answer() -> None:

@@ -9,7 +9,6 @@ immutable, so a changed key or nginx.conf deploys as a new version instead of fa
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,26 +124,6 @@ def pinned_release(ref: str, record_path: Path) -> ImageReference:
             " and rollbacks); use the `ref` of build/release.json or HOST/PATH@sha256:..."
         )
     return ImageReference(reference.repository, None, reference.digest)
-
-
-def ensure_client_keys(path: Path) -> bool:
-    """Create the client key file with one random key unless it exists; True if created.
-
-    One key per line; mode 0600 in a private directory, like an SSH key.
-    """
-    if path.exists():
-        if not read_client_keys(path):
-            raise ReleaseError(f"{path} holds no client key: add one line, or delete the file")
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    return True
-
-
-def read_client_keys(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def write_key_copy(plan: DeployPlan) -> None:

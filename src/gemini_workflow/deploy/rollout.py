@@ -16,15 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gemini_workflow import probe, wait
+from gemini_workflow import client_keys, probe, wait
 from gemini_workflow.deploy import swarm
-from gemini_workflow.deploy.plan import (
-    STACK_FILE,
-    DeployPlan,
-    ensure_client_keys,
-    read_client_keys,
-    write_key_copy,
-)
+from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, write_key_copy
 from gemini_workflow.deploy.swarm import ServiceStatus, SwarmError
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import RegistryClient, RegistryError, docker_credentials
@@ -116,7 +110,7 @@ def deploy(
     rolled back by swarm, and the message says which release failed and which one serves.
     """
     check_preconditions(plan, client)
-    created_keys = ensure_client_keys(plan.client_keys)
+    created_keys = client_keys.ensure(plan.client_keys)
     history = history_of(plan)
     created_swarm = swarm.require_manager(client)
     if created_swarm:
@@ -236,8 +230,7 @@ def progress_line(statuses: Sequence[ServiceStatus]) -> str:
 
 def answer(plan: DeployPlan) -> probe.Answer:
     """One /generate through the published proxy, with the first client key."""
-    key = read_client_keys(plan.client_keys)[0]
-    return probe.ask(plan.url, headers={"Authorization": f"Bearer {key}"})
+    return probe.ask(plan.url, headers=client_keys.header(plan.client_keys))
 
 
 def remove_stack(stack: str, client: Any, *, timeout: float = 60) -> None:

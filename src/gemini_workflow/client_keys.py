@@ -1,0 +1,42 @@
+"""Client keys: who may call /generate, one key per line in a git-ignored 0600 file.
+
+The deployed stacks (and `invoke up --auth`) hand the file to the app as a secret; callers send
+`Authorization: Bearer <key>`, and api-proxy rate-limits per key. Adding or revoking a key is
+editing this file and deploying (or starting) again: a new secret version, no image rebuild.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Final
+
+from gemini_workflow.errors import WorkflowError
+
+DEFAULT: Final = Path(".local/client-keys")
+
+
+def ensure(path: Path) -> bool:
+    """Create the file with one random key unless it exists; True if it was created.
+
+    Mode 0600 in its directory, like an SSH key: the keys are credentials.
+    """
+    if path.exists():
+        if not read(path):
+            raise WorkflowError(f"{path} holds no client key: add one line, or delete the file")
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return True
+
+
+def read(path: Path) -> list[str]:
+    """The keys: non-empty lines, `#` comments skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def header(path: Path) -> dict[str, str]:
+    """The header a caller sends, with the first key (for the first answer after a start)."""
+    return {"Authorization": f"Bearer {read(path)[0]}"}
