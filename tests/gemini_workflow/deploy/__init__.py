@@ -1,0 +1,1 @@
+"""Tests of the deploys beyond one host."""
