@@ -1,7 +1,8 @@
 """Sessions for linting, unit tests, container smoke tests and benchmarks.
 
-Run `nox` for the default list (lint, tests, smoke, reliability), `nox -s NAME -- ARGS` to pass
-arguments through to the underlying tool. `nox -s bench` and `nox -s audit` run only when named.
+Run `nox` for the default list (lint, tests, smoke, reliability, deploy), `nox -s NAME -- ARGS`
+to pass arguments through to the underlying tool. `nox -s bench` and `nox -s audit` run only
+when named.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import nox
 nox.needs_version = ">=2025.2.9"
 # uv, not "uv|virtualenv": every session installs with `uv sync --frozen` (see install()).
 nox.options.default_venv_backend = "uv"
-# reliability takes about 7 minutes (3 of them the soak), well inside CI's budget, so CI runs
-# it; `nox -s bench` measures rather than tests and stays out of the default list.
-nox.options.sessions = ["lint", "tests", "smoke", "reliability"]
+# reliability (about 7 minutes, 3 of them the soak) and deploy (about 3) fit CI's budget, so CI
+# runs them; `nox -s bench` measures rather than tests and stays out of the default list.
+nox.options.sessions = ["lint", "tests", "smoke", "reliability", "deploy"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -96,6 +97,13 @@ def reliability(session: nox.Session) -> None:
     """Break a running stack on purpose: soak, outages, crashes, hostile input, key leaks."""
     install(session, "test", "reliability")
     session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def deploy(session: nox.Session) -> None:
+    """Deploy to a real single-node swarm: roll, roll back, kill a task, remove; under load."""
+    install(session, "test")
+    session.run("pytest", "tests/deploy", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

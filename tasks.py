@@ -126,6 +126,11 @@ def lock(c: Context, upgrade: bool = False) -> None:
     print(f"wrote {lockfile.UV_LOCK}, {written}; commit them with pyproject.toml")
 
 
+def _shown(path: Path) -> Path:
+    """A path as a user types it here: relative to the checkout when it is inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 # --- stack ----------------------------------------------------------------------------------
 
 
@@ -157,7 +162,7 @@ def up(
         c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
     )
     if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
-        console().print(f"created {plan.client_keys.relative_to(ROOT)} with one client key (0600)")
+        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
     client = docker_engine.connect(timeout=30)
     missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
     if missing and no_build:
@@ -332,11 +337,11 @@ def deploy_swarm(
             plan, client, timeout=timeout or int(c.config.deploy.timeout), progress=status.update
         )
     console().print(rollout.status_table(outcome.statuses))
+    keys = _shown(plan.client_keys)
     if outcome.created_keys:
-        console().print(f"created {plan.client_keys.relative_to(ROOT)} with one client key (0600)")
+        console().print(f"created {keys} with one client key (0600)")
     answer = rollout.answer(plan)
     console().print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
-    keys = plan.client_keys.relative_to(ROOT)
     console().print(
         f"try: {probe.sample_curl(plan.url, {'Authorization': f'Bearer $(head -1 {keys})'})}"
     )
@@ -352,9 +357,9 @@ def deploy_swarm(
 def rollback(c: Context, timeout: int = 0) -> None:
     """Roll back to the release deployed before the current one (rolling, health-gated)."""
     from gemini_workflow.deploy import rollout
-    from gemini_workflow.deploy.plan import STATE_DIR
+    from gemini_workflow.deploy.history import History, history_path
 
-    history = rollout.History.load(ROOT / STATE_DIR / str(c.config.deploy.stack) / "history.json")
+    history = History.load(history_path(ROOT, str(c.config.deploy.stack)))
     if history.previous is None:
         raise rollout.DeployError(
             "no earlier release was deployed from here: nothing to go back to"
@@ -393,22 +398,13 @@ def status(c: Context) -> None:
 def deploy_down(c: Context, leave: bool = False) -> None:
     """Remove the stack with its secrets, configs and network (and the swarm, with --leave)."""
     from gemini_workflow import docker_engine
-    from gemini_workflow.deploy import rollout, swarm
-    from gemini_workflow.deploy.plan import STATE_DIR
+    from gemini_workflow.deploy import rollout
 
     stack = str(c.config.deploy.stack)
-    client = docker_engine.connect(timeout=60)
-    history = rollout.History.load(ROOT / STATE_DIR / stack / "history.json")
     with console().status(f"removing stack {stack}"):
-        rollout.remove_stack(stack, client)
-    print(f"stack {stack} removed")
-    if leave and history.created_swarm:
-        swarm.leave(client)
-        history.created_swarm = False
-        history.save()
-        print("left the swarm `invoke deploy` had created")
-    elif leave:
-        print("the swarm was not created by `invoke deploy`: left in place")
+        done = rollout.take_down(ROOT, stack, docker_engine.connect(timeout=60), leave=leave)
+    for line in done:
+        print(line)
 
 
 # --- local registry -------------------------------------------------------------------------

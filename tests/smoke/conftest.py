@@ -9,14 +9,16 @@ config, so offline hosts build from the stand-ins exactly as `invoke build` does
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import invoke
 import pytest
 
-from gemini_workflow import config, docker_engine, images
+from gemini_workflow import config, docker_engine, images, local_registry
 from gemini_workflow.errors import WorkflowError
+from gemini_workflow.ports import free_port
 
 ROOT = config.ROOT
 
@@ -53,3 +55,21 @@ def built_images(engine: Any, invoke_config: invoke.Config) -> dict[str, str]:
 def stack_images(built_images: dict[str, str]) -> dict[str, str]:
     """The images the compose stack tests start (same build, same tags)."""
     return built_images
+
+
+@pytest.fixture(scope="module")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, invoke_config: invoke.Config
+) -> Iterator[local_registry.LocalRegistry]:
+    """A fresh registry, as `invoke registry.up` starts it on this kind of host."""
+    spec = local_registry.LocalRegistry(
+        state_dir=tmp_path_factory.mktemp("registry"),
+        port=free_port(),
+        use_container=not invoke_config.offline,
+        container_name=f"gs-smoke-registry-{secrets.token_hex(4)}",
+    )
+    local_registry.up(spec)
+    try:
+        yield spec
+    finally:
+        local_registry.down(spec, purge=True)

@@ -48,24 +48,6 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def registry(
-    tmp_path_factory: pytest.TempPathFactory, invoke_config: invoke.Config
-) -> Iterator[local_registry.LocalRegistry]:
-    """A fresh registry, as `invoke registry.up` starts it on this kind of host."""
-    spec = local_registry.LocalRegistry(
-        state_dir=tmp_path_factory.mktemp("registry"),
-        port=free_port(),
-        use_container=not invoke_config.offline,
-        container_name=f"gs-smoke-registry-{secrets.token_hex(4)}",
-    )
-    local_registry.up(spec)
-    try:
-        yield spec
-    finally:
-        local_registry.down(spec, purge=True)
-
-
-@pytest.fixture(scope="module")
 def app_image(built_images: dict[str, str]) -> str:
     """The app image of this session's build (conftest), the base of every pushed image."""
     return built_images["app"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from gemini_workflow.deploy.history import STATE_DIR, History, history_path
 from gemini_workflow.release import ImageReference, ReleaseError, ReleaseRecord
 from gemini_workflow.stack import (
     FAKE_UPSTREAM,
@@ -28,8 +29,6 @@ NGINX_FILES: Final = {
     "GEMINI_NGINX_CONF_CONFIG": Path("compose/nginx/nginx.conf"),
     "GEMINI_NGINX_START_CONFIG": Path("compose/nginx/start.sh"),
 }
-STATE_DIR: Final = Path(".local/deploy")
-"""Git-ignored: the Gemini key copy swarm reads at deploy time, and the deploy history."""
 
 
 @dataclass(frozen=True)
@@ -147,9 +146,13 @@ def plan_from_config(
     port: int = 0,
     replicas: int = 0,
 ) -> DeployPlan:
-    """The plan `invoke deploy` follows: deploy.* and images.* config, options, environment."""
+    """The plan `invoke deploy` follows: options, else the last deploy's, else deploy.* config.
+
+    So `invoke deploy --ref NEW` changes the release and nothing else of a running stack.
+    """
     cfg = config["deploy"]
-    env_file = resolve_env_file(root, env or str(cfg["env"]))
+    last = History.load(history_path(root, str(cfg["stack"]))).options
+    env_file = resolve_env_file(root, env or str(last.get("env") or cfg["env"]))
     key = find_api_key(environ, root / ".env")
     name = str(config["image"]["name"])
     return DeployPlan(
@@ -162,8 +165,8 @@ def plan_from_config(
         key=key,
         client_keys=root / str(cfg["client_keys"]),
         env_file=env_file,
-        port=port or int(cfg["port"]),
-        replicas=replicas or int(cfg["replicas"]),
+        port=port or int(last.get("port") or cfg["port"]),
+        replicas=replicas or int(last.get("replicas") or cfg["replicas"]),
         rate=str(cfg["client_rate"]),
         burst=int(cfg["client_burst"]),
     )

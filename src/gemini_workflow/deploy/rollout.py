@@ -8,16 +8,18 @@ what was deployed so `deploy.rollback` knows where to go back to.
 
 from __future__ import annotations
 
-import json
+import functools
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gemini_workflow import client_keys, probe, wait
 from gemini_workflow.deploy import swarm
+from gemini_workflow.deploy.history import History, history_path
 from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, write_key_copy
 from gemini_workflow.deploy.swarm import ServiceStatus, SwarmError
 from gemini_workflow.errors import WorkflowError
@@ -32,44 +34,8 @@ class DeployError(WorkflowError):
     """The deploy did not converge, or the release was rolled back; says what is serving."""
 
 
-@dataclass
-class History:
-    """What this checkout deployed, newest last, and whether it created the swarm."""
-
-    path: Path
-    releases: list[str] = field(default_factory=list)
-    created_swarm: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-    """The last deploy's port, replicas and env, so a rollback changes nothing but the release."""
-
-    @classmethod
-    def load(cls, path: Path) -> History:
-        if not path.exists():
-            return cls(path)
-        data = json.loads(path.read_text())
-        return cls(
-            path,
-            list(data.get("releases", [])),
-            bool(data.get("created_swarm")),
-            dict(data.get("options", {})),
-        )
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {k: v for k, v in asdict(self).items() if k != "path"}
-        self.path.write_text(json.dumps(data, indent=2) + "\n")
-
-    def record(self, ref: str) -> None:
-        if not self.releases or self.releases[-1] != ref:
-            self.releases = [*self.releases, ref][-10:]
-
-    @property
-    def previous(self) -> str | None:
-        return self.releases[-2] if len(self.releases) > 1 else None
-
-
 def history_of(plan: DeployPlan) -> History:
-    return History.load(plan.state_dir / "history.json")
+    return History.load(history_path(plan.root, plan.stack))
 
 
 @dataclass(frozen=True)
@@ -122,7 +88,11 @@ def deploy(
     started = datetime.now(UTC)
     clock = time.monotonic()
     try:
-        swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), plan.stack_env())
+        try:
+            swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), plan.stack_env())
+        finally:  # swarm keeps the secret now: the plain copy is not left lying around
+            if plan.key_file().is_relative_to(plan.state_dir):
+                plan.key_file().unlink(missing_ok=True)
         statuses = converge(plan, client, started, before, timeout=timeout, progress=progress)
     except WorkflowError:
         if first:  # nothing half-deployed: what this deploy created goes again
@@ -252,6 +222,34 @@ def remove_stack(stack: str, client: Any, *, timeout: float = 60) -> None:
         wait.until(gone, timeout=timeout, interval=1.0, what=f"stack {stack} removed")
     except wait.WaitTimeout as error:
         raise SwarmError(f"{error}; run `invoke deploy.down` again") from None
+    # Task containers that had exited are swarm's to collect, later: collect them now.
+    for container in client.containers.list(
+        all=True, filters={"label": f"{swarm.STACK_LABEL}={stack}"}
+    ):
+        _quietly(functools.partial(container.remove, force=True))
+
+
+def take_down(root: Path, stack: str, client: Any, *, leave: bool) -> list[str]:
+    """`deploy.down`: the stack and all it made; the swarm too if we created it and `leave`.
+
+    Returns what was done, a line each. The history forgets the releases (nothing is left to
+    roll back to) and keeps only whether the swarm is ours, while that swarm still exists.
+    """
+    history = History.load(history_path(root, stack))
+    remove_stack(stack, client)
+    done = [f"stack {stack} removed"]
+    history.releases, history.options = [], {}
+    if leave and history.created_swarm:
+        swarm.leave(client)
+        history.created_swarm = False
+        done.append("left the swarm `invoke deploy` had created")
+    elif leave:
+        done.append("the swarm was not created by `invoke deploy`: left in place")
+    if history.created_swarm:
+        history.save()
+    else:
+        shutil.rmtree(history.path.parent, ignore_errors=True)
+    return done
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gemini_workflow.deploy import rollout
+from gemini_workflow.deploy.history import History
 from gemini_workflow.deploy.plan import DeployPlan
 from gemini_workflow.deploy.swarm import ServiceStatus
 from gemini_workflow.release import ImageReference
@@ -86,18 +87,18 @@ def test_the_progress_line_shows_each_service_and_updates() -> None:
 
 
 def test_the_history_remembers_releases_and_the_one_before(tmp_path: Path) -> None:
-    history = rollout.History.load(tmp_path / "history.json")
+    history = History.load(tmp_path / "history.json")
     assert history.previous is None
     for ref in ("a", "b", "b", "c"):
         history.record(ref)
     history.options = {"port": 9090}
     history.save()
-    again = rollout.History.load(tmp_path / "history.json")
+    again = History.load(tmp_path / "history.json")
     assert (again.releases, again.previous, again.options) == (["a", "b", "c"], "b", {"port": 9090})
 
 
 def test_the_history_keeps_the_last_ten(tmp_path: Path) -> None:
-    history = rollout.History(tmp_path / "h.json")
+    history = History(tmp_path / "h.json")
     for n in range(15):
         history.record(str(n))
     assert history.releases == [str(n) for n in range(5, 15)]

@@ -1,0 +1,1 @@
+"""End-to-end deploys on a real engine: `nox -s deploy`."""
