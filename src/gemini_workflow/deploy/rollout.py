@@ -147,14 +147,17 @@ def converge(
 def settle(
     plan: DeployPlan, status: ServiceStatus, started: datetime, before: Mapping[str, str]
 ) -> bool:
-    """Whether one service is done; raises when swarm rolled back an update of this deploy."""
-    updated = status.name in before and before[status.name] != status.template
-    if updated:
-        ours = status.update_started is not None and status.update_started >= started
+    """Whether one service is done; raises when swarm rolled back an update of this deploy.
+
+    A rolled-back service has its old task template again, so the rollback is recognised by
+    its update state and start time, not by the template.
+    """
+    ours = status.update_started is not None and status.update_started >= started
+    if ours and status.update_state in FAILED_UPDATE:
+        raise DeployError(rolled_back_message(plan, status))
+    if status.name in before and before[status.name] != status.template:
         if not ours:
             return False  # swarm has not started the update yet
-        if status.update_state in FAILED_UPDATE:
-            raise DeployError(rolled_back_message(plan, status))
         if status.update_state != "completed":
             return False
     return status.converged

@@ -61,9 +61,9 @@ def test_a_rollback_of_this_deploy_names_the_failed_and_the_serving_release(
     tmp_path: Path,
 ) -> None:
     later = STARTED + timedelta(seconds=1)
-    rolled_back = app("rollback_completed", later, image=OLD)
-    with pytest.raises(rollout.DeployError) as caught:
-        rollout.settle(plan(tmp_path), rolled_back, STARTED, {"gs_gemini-app": "old"})
+    rolled_back = app("rollback_completed", later, image=OLD)  # template "new" is back to...
+    with pytest.raises(rollout.DeployError) as caught:  # ...what it was before the deploy
+        rollout.settle(plan(tmp_path), rolled_back, STARTED, {"gs_gemini-app": "new"})
     message = str(caught.value)
     assert f"release {NEW} failed its health check" in message
     assert f"the previous release {OLD} is serving" in message
