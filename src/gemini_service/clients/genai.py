@@ -28,6 +28,7 @@ from google.genai import types
 
 from gemini_service.clients.adapter import Fragment, SdkAdapter
 from gemini_service.clients.base import Prompt, TokenUsage
+from gemini_service.clients.genai_config import request_config
 from gemini_service.clients.retry import Deadline
 from gemini_service.clients.upstream_errors import error_for_status
 from gemini_service.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -59,18 +60,20 @@ class GenaiClient(SdkAdapter):
 
     async def _generate_once(self, prompt: Prompt, deadline: Deadline) -> Fragment:
         # The deadline is enforced around this await by SdkAdapter; nothing to pass down.
+        config = request_config(prompt.temperature, prompt.max_output_tokens)
         with _translated_errors():
             response = await self._sdk().aio.models.generate_content(
-                model=self._model, contents=prompt.text, config=_config(prompt)
+                model=self._model, contents=prompt.text, config=config
             )
             return _fragment(response)
 
     async def _stream_once(
         self, prompt: Prompt, deadline: Deadline
     ) -> AsyncGenerator[Fragment, None]:
+        config = request_config(prompt.temperature, prompt.max_output_tokens)
         with _translated_errors():
             stream = await self._sdk().aio.models.generate_content_stream(
-                model=self._model, contents=prompt.text, config=_config(prompt)
+                model=self._model, contents=prompt.text, config=config
             )
             async for response in stream:
                 yield _fragment(response)
@@ -110,19 +113,6 @@ def _sdk_client(settings: Settings, session: aiohttp.ClientSession) -> genai.Cli
             retry_options=types.HttpRetryOptions(attempts=1),
             aiohttp_client=session,
         ),
-    )
-
-
-def _config(prompt: Prompt) -> types.GenerateContentConfig:
-    """Per-call options. No per-call http_options: the SDK deep-copies them on every call.
-
-    The deadline is enforced around the call (and by the client's HTTP timeout, as a backstop).
-    """
-    return types.GenerateContentConfig(
-        temperature=prompt.temperature,
-        max_output_tokens=prompt.max_output_tokens,
-        automatic_continuation=False,  # one call per attempt, so the deadline math holds
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
 
 
