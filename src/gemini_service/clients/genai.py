@@ -11,13 +11,12 @@ request; that difference is what keeps 200 concurrent requests under 1.5 s on tw
 
 The aiohttp session is ours, not the SDK's: the SDK opens its own with `trust_env=True`, which
 makes aiohttp read ~/.netrc and the proxy variables on every request, each in a worker thread.
-Ours trusts the environment only when a proxy is configured (see `_session`), and needs the
+Ours trusts the environment only when a proxy is configured (see `open_session`), and needs the
 running event loop, so the SDK client is built at app startup (`start`) or on first use.
 """
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 
@@ -27,11 +26,11 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from gemini_service.clients.adapter import Fragment, SdkAdapter
+from gemini_service.clients.aiohttp_transport import open_session, translated_transport_errors
 from gemini_service.clients.base import Prompt, TokenUsage
 from gemini_service.clients.genai_config import request_config
 from gemini_service.clients.retry import Deadline
 from gemini_service.clients.upstream_errors import error_for_status
-from gemini_service.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gemini_service.settings import Settings
 
 
@@ -54,7 +53,7 @@ class GenaiClient(SdkAdapter):
     def _sdk(self) -> genai.Client:
         """The one SDK client, built on first use: its aiohttp session needs the running loop."""
         if self._client is None:
-            self._session = _session()
+            self._session = open_session()
             self._client = _sdk_client(self._settings, self._session)
         return self._client
 
@@ -85,20 +84,6 @@ class GenaiClient(SdkAdapter):
             await self._session.close()
 
 
-def _session() -> aiohttp.ClientSession:
-    """The connection pool for every call: unbounded, like the SDK's own.
-
-    `trust_env` only when a proxy is configured (HTTPS_PROXY and friends), as decided once at
-    startup: with it, aiohttp looks up ~/.netrc and the proxy variables again on every request,
-    in worker threads, which cost about a quarter of the CPU of a call (measured). Without a
-    proxy the lookups can only find netrc credentials, which a Gemini API key never needs.
-    """
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0),
-        trust_env=bool(urllib.request.getproxies()),
-    )
-
-
 def _sdk_client(settings: Settings, session: aiohttp.ClientSession) -> genai.Client:
     return genai.Client(
         api_key=settings.gemini_api_key.get_secret_value(),
@@ -119,17 +104,13 @@ def _sdk_client(settings: Settings, session: aiohttp.ClientSession) -> genai.Cli
 @contextmanager
 def _translated_errors() -> Iterator[None]:
     """Turn google-genai's and aiohttp's exceptions into domain errors; nothing else escapes."""
-    try:
-        yield
-    except genai_errors.APIError as exc:
-        retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
-        raise error_for_status(exc.code, exc.details, retry_after) from exc
-    except TimeoutError as exc:  # aiohttp's own timeouts (the deadline cancels, it never raises)
-        raise UpstreamTimeout() from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-        raise UpstreamUnavailable() from exc  # refused, reset, closed early, DNS, cut short
-    except (aiohttp.ClientError, ValueError) as exc:  # not HTTP, not JSON, not a response
-        raise UpstreamError() from exc
+    with translated_transport_errors():
+        try:
+            yield
+        except genai_errors.APIError as exc:
+            response = exc.response
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            raise error_for_status(exc.code, exc.details, retry_after) from exc
 
 
 def _fragment(response: types.GenerateContentResponse) -> Fragment:
