@@ -17,7 +17,7 @@ from service_support import ServiceFactory, asgi_client, build_settings
 
 from gemini_service.clients import create_client
 
-SDKS = ("genai", "legacy")
+SDKS = ("genai", "legacy", "rest")
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def _no_gemini_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=SDKS)
 def sdk(request: pytest.FixtureRequest) -> str:
-    """Run the test once per adapter: the contract is the same for both SDKs."""
+    """Run the test once per adapter: the contract is the same for every one."""
     return str(request.param)
 
 
