@@ -37,13 +37,13 @@ MAX_LISTED_PROBLEMS = 5
 
 
 def create_app(settings: Settings, client: GeminiClient | None = None) -> FastAPI:
-    """Build the app; the one Gemini client is created here and closed at shutdown."""
+    """Build the app; its one Gemini client is created here, started and closed by the lifespan."""
     gemini = client if client is not None else create_client(settings)
     app = FastAPI(
         title="gemini-service",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=_closing(gemini),
+        lifespan=_lifespan(gemini),
     )
     app.include_router(create_router(settings, gemini))
     app.add_exception_handler(ServiceError, _service_error)
@@ -55,9 +55,15 @@ def create_app(settings: Settings, client: GeminiClient | None = None) -> FastAP
     return app
 
 
-def _closing(client: GeminiClient) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(client: GeminiClient) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the client before the server accepts connections, close it at shutdown.
+
+    uvicorn opens its socket only after startup, so /health answering means /generate can.
+    """
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await client.start()
         yield
         await client.aclose()
 

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     gemini_max_retries: int = Field(2, ge=0, le=10)
     gemini_max_prompt_chars: int = Field(32_000, ge=1, le=1_000_000)
     gemini_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    gemini_sdk: Literal["genai", "legacy"] = "genai"
+    gemini_sdk: Literal["genai", "legacy", "rest"] = "genai"
     log_level: LogLevel = "INFO"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -29,6 +29,7 @@ SDKS = (
             LEGACY_MISSING, reason="the legacy extra is not installed: uv sync --extra legacy"
         ),
     ),
+    "rest",
 )
 
 
@@ -42,7 +43,7 @@ def _no_gemini_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=SDKS)
 def sdk(request: pytest.FixtureRequest) -> str:
-    """Run the test once per adapter: the contract is the same for both SDKs."""
+    """Run the test once per adapter: the contract is the same for every one."""
     return str(request.param)
 
 

@@ -22,7 +22,11 @@ class StubClient:
         self.error = error
         self.events = events
         self.prompts: list[Prompt] = []
+        self.started = False
         self.closed = False
+
+    async def start(self) -> None:
+        self.started = True
 
     async def generate(self, prompt: Prompt) -> Generation:
         self.prompts.append(prompt)

@@ -230,7 +230,7 @@ async def test_openapi_documents_every_error_response(api: httpx.AsyncClient) ->
     assert (await api.get("/docs")).status_code == 200
 
 
-async def test_server_lifespan_passes_the_middleware_and_closes_the_client(
+async def test_server_lifespan_starts_and_closes_the_client_through_the_middleware(
     stub: StubClient,
 ) -> None:
     app = create_app(build_settings(), stub)
@@ -246,4 +246,5 @@ async def test_server_lifespan_passes_the_middleware_and_closes_the_client(
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
 
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert stub.started
     assert stub.closed

@@ -45,6 +45,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("GEMINI_MAX_PROMPT_CHARS", "100", 100),
         ("GEMINI_MAX_BODY_BYTES", "2048", 2048),
         ("GEMINI_SDK", "Legacy", "legacy"),
+        ("GEMINI_SDK", "REST", "rest"),
         ("LOG_LEVEL", "debug", "DEBUG"),
         ("PORT", "9000", 9000),
     ],

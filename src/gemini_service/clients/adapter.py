@@ -65,6 +65,9 @@ class SdkAdapter(ABC):
     def model(self) -> str:
         return self._model
 
+    async def start(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Nothing to prepare by default; adapters with loop-bound resources build them here."""
+
     async def generate(self, prompt: Prompt) -> Generation:
         deadline = Deadline(self._timeout_seconds)
         fragment = await call_with_retries(

@@ -8,6 +8,11 @@ Transport: google-genai sends through aiohttp whenever aiohttp is installed (its
 extra, which this project depends on). Its pool and C HTTP parser need about a third less CPU
 per call than the SDK's default httpx2 transport, whose pool re-scans every connection on every
 request; that difference is what keeps 200 concurrent requests under 1.5 s on two cores.
+
+The aiohttp session is ours, not the SDK's: the SDK opens its own with `trust_env=True`, which
+makes aiohttp read ~/.netrc and the proxy variables on every request, each in a worker thread.
+Ours trusts the environment only when a proxy is configured (see `open_session`), and needs the
+running event loop, so the SDK client is built at app startup (`start`) or on first use.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from gemini_service.clients.adapter import Fragment, SdkAdapter
+from gemini_service.clients.aiohttp_transport import open_session, translated_transport_errors
 from gemini_service.clients.base import Prompt, TokenUsage
+from gemini_service.clients.genai_config import request_config
 from gemini_service.clients.retry import Deadline
 from gemini_service.clients.upstream_errors import error_for_status
-from gemini_service.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gemini_service.settings import Settings
 
 
@@ -37,69 +43,74 @@ class GenaiClient(SdkAdapter):
             timeout_seconds=settings.gemini_timeout_seconds,
             max_retries=settings.gemini_max_retries,
         )
-        self._client = genai.Client(
-            api_key=settings.gemini_api_key.get_secret_value(),
-            vertexai=False,
-            http_options=types.HttpOptions(
-                base_url=settings.api_endpoint,
-                api_version=settings.gemini_api_version,
-                # A backstop only: SdkAdapter enforces the deadline around every call.
-                timeout=int(settings.gemini_timeout_seconds * 1000),
-                # One attempt per call: SdkAdapter owns retries. Without retry options the SDK's
-                # aiohttp path quietly retries a dropped connection once, after sleeping 1-10 s.
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ),
-        )
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._client: genai.Client | None = None
+
+    async def start(self) -> None:
+        self._sdk()
+
+    def _sdk(self) -> genai.Client:
+        """The one SDK client, built on first use: its aiohttp session needs the running loop."""
+        if self._client is None:
+            self._session = open_session()
+            self._client = _sdk_client(self._settings, self._session)
+        return self._client
 
     async def _generate_once(self, prompt: Prompt, deadline: Deadline) -> Fragment:
         # The deadline is enforced around this await by SdkAdapter; nothing to pass down.
+        config = request_config(prompt.temperature, prompt.max_output_tokens)
         with _translated_errors():
-            response = await self._client.aio.models.generate_content(
-                model=self._model, contents=prompt.text, config=_config(prompt)
+            response = await self._sdk().aio.models.generate_content(
+                model=self._model, contents=prompt.text, config=config
             )
             return _fragment(response)
 
     async def _stream_once(
         self, prompt: Prompt, deadline: Deadline
     ) -> AsyncGenerator[Fragment, None]:
+        config = request_config(prompt.temperature, prompt.max_output_tokens)
         with _translated_errors():
-            stream = await self._client.aio.models.generate_content_stream(
-                model=self._model, contents=prompt.text, config=_config(prompt)
+            stream = await self._sdk().aio.models.generate_content_stream(
+                model=self._model, contents=prompt.text, config=config
             )
             async for response in stream:
                 yield _fragment(response)
 
     async def aclose(self) -> None:
-        await self._client.aio.aclose()
+        if self._client is not None:
+            await self._client.aio.aclose()
+        if self._session is not None:  # the SDK leaves a session it was given to its owner
+            await self._session.close()
 
 
-def _config(prompt: Prompt) -> types.GenerateContentConfig:
-    """Per-call options. No per-call http_options: the SDK deep-copies them on every call.
-
-    The deadline is enforced around the call (and by the client's HTTP timeout, as a backstop).
-    """
-    return types.GenerateContentConfig(
-        temperature=prompt.temperature,
-        max_output_tokens=prompt.max_output_tokens,
-        automatic_continuation=False,  # one call per attempt, so the deadline math holds
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+def _sdk_client(settings: Settings, session: aiohttp.ClientSession) -> genai.Client:
+    return genai.Client(
+        api_key=settings.gemini_api_key.get_secret_value(),
+        vertexai=False,
+        http_options=types.HttpOptions(
+            base_url=settings.api_endpoint,
+            api_version=settings.gemini_api_version,
+            # A backstop only: SdkAdapter enforces the deadline around every call.
+            timeout=int(settings.gemini_timeout_seconds * 1000),
+            # One attempt per call: SdkAdapter owns retries. Without retry options the SDK's
+            # aiohttp path quietly retries a dropped connection once, after sleeping 1-10 s.
+            retry_options=types.HttpRetryOptions(attempts=1),
+            aiohttp_client=session,
+        ),
     )
 
 
 @contextmanager
 def _translated_errors() -> Iterator[None]:
     """Turn google-genai's and aiohttp's exceptions into domain errors; nothing else escapes."""
-    try:
-        yield
-    except genai_errors.APIError as exc:
-        retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
-        raise error_for_status(exc.code, exc.details, retry_after) from exc
-    except TimeoutError as exc:  # aiohttp's own timeouts (the deadline cancels, it never raises)
-        raise UpstreamTimeout() from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-        raise UpstreamUnavailable() from exc  # refused, reset, closed early, DNS, cut short
-    except (aiohttp.ClientError, ValueError) as exc:  # not HTTP, not JSON, not a response
-        raise UpstreamError() from exc
+    with translated_transport_errors():
+        try:
+            yield
+        except genai_errors.APIError as exc:
+            response = exc.response
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            raise error_for_status(exc.code, exc.details, retry_after) from exc
 
 
 def _fragment(response: types.GenerateContentResponse) -> Fragment:
