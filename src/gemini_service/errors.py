@@ -35,6 +35,14 @@ REQUEST_TOO_LARGE: Final = ErrorSpec(
     "body larger than `GEMINI_MAX_BODY_BYTES` (default 1 MiB)",
     "The request body is too large; send a shorter prompt.",
 )
+UNAUTHORIZED: Final = ErrorSpec(
+    "unauthorized",
+    401,
+    "`GEMINI_CLIENT_KEYS_FILE` is set and the request has no `Authorization: Bearer <key>`, or"
+    " a key not in that file",
+    "This endpoint needs a client key: send Authorization: Bearer <key>.",
+    headers=("WWW-Authenticate",),
+)
 UPSTREAM_AUTH_FAILED: Final = ErrorSpec(
     "upstream_auth_failed",
     502,
@@ -89,6 +97,7 @@ INTERNAL_ERROR: Final = ErrorSpec(
 ERROR_TABLE: Final[tuple[ErrorSpec, ...]] = (
     INVALID_REQUEST,
     REQUEST_TOO_LARGE,
+    UNAUTHORIZED,
     UPSTREAM_AUTH_FAILED,
     RATE_LIMITED,
     UPSTREAM_TIMEOUT,
@@ -138,6 +147,15 @@ class InvalidRequest(ServiceError):
 
 class RequestTooLarge(ServiceError):
     spec = REQUEST_TOO_LARGE
+
+
+class Unauthorized(ServiceError):
+    """The caller sent no client key, or one not (or no longer) in the key file."""
+
+    spec = UNAUTHORIZED
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="gemini-service"'}
 
 
 class UpstreamAuthFailed(ServiceError):

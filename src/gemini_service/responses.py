@@ -68,5 +68,9 @@ _HEADER_DOCS: Final[dict[str, dict[str, Any]]] = {
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
         "schema": {"type": "integer", "minimum": 1},
-    }
+    },
+    "WWW-Authenticate": {
+        "description": "How to authenticate: a client key as a Bearer token.",
+        "schema": {"type": "string", "example": 'Bearer realm="gemini-service"'},
+    },
 }

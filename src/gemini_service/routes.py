@@ -11,12 +11,14 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gemini_service import errors
+from gemini_service.client_auth import ClientKeys
 from gemini_service.clients.base import GeminiClient, Generation, Prompt, StreamEvent, TextChunk
-from gemini_service.errors import InternalError, InvalidRequest, ServiceError
+from gemini_service.errors import InternalError, InvalidRequest, ServiceError, Unauthorized
 from gemini_service.middleware import RequestInfo, request_info
 from gemini_service.responses import (
     SSE_HEADERS,
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 GENERATE_ERRORS: Final = openapi_errors(
     errors.INVALID_REQUEST,
     errors.REQUEST_TOO_LARGE,
+    errors.UNAUTHORIZED,
     errors.UPSTREAM_AUTH_FAILED,
     errors.RATE_LIMITED,
     errors.UPSTREAM_TIMEOUT,
@@ -73,9 +76,10 @@ STREAM_DOC: Final[dict[int | str, dict[str, Any]]] = {
 
 def create_router(settings: Settings, client: GeminiClient) -> APIRouter:
     """The API's routes, bound to this app's settings and its one Gemini client."""
-    router = APIRouter()
+    router = APIRouter()  # /health: no client key, probes and load balancers must reach it
+    protected = APIRouter(dependencies=_client_key_check(settings))
 
-    @router.post("/generate", responses=GENERATE_ERRORS)
+    @protected.post("/generate", responses=GENERATE_ERRORS)
     async def generate(body: GenerateRequest, request: Request) -> GenerateResponse:
         """Generate text for a prompt and return it whole."""
         info = request_info(request)
@@ -83,7 +87,7 @@ def create_router(settings: Settings, client: GeminiClient) -> APIRouter:
         info.upstream_status = 200
         return _response(generation, info.request_id)
 
-    @router.post(
+    @protected.post(
         "/generate/stream",
         response_class=StreamingResponse,
         responses={**STREAM_DOC, **GENERATE_ERRORS},
@@ -103,7 +107,29 @@ def create_router(settings: Settings, client: GeminiClient) -> APIRouter:
         """Liveness only: answers without touching Gemini, so an outage never restarts us."""
         return HealthResponse()
 
+    router.include_router(protected)
     return router
+
+
+def _client_key_check(settings: Settings) -> list[Any]:
+    """With GEMINI_CLIENT_KEYS_FILE, a dependency that lets only callers with a key through.
+
+    Without it, none at all: no cost on the request path where the stack does not need it.
+    """
+    if settings.gemini_client_keys_file is None:
+        return []
+    keys = ClientKeys(settings.gemini_client_keys_file)
+    bearer = Security(
+        HTTPBearer(
+            auto_error=False, description="A client key: one line of GEMINI_CLIENT_KEYS_FILE."
+        )
+    )
+
+    def require_key(credentials: HTTPAuthorizationCredentials | None = bearer) -> None:
+        if not keys.allows(credentials.credentials if credentials else None):
+            raise Unauthorized()
+
+    return [Depends(require_key)]
 
 
 def _prompt(body: GenerateRequest, settings: Settings, info: RequestInfo, model: str) -> Prompt:

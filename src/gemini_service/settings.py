@@ -22,6 +22,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gemini_service.client_auth import read_keys
+
 KEY_HELP: Final = (
     "GEMINI_API_KEY is not set: export GEMINI_API_KEY=<your key> "
     "(or set GEMINI_API_KEY_FILE=<path to a file holding it>, the production path)"
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
 
     gemini_api_key: SecretStr
     gemini_api_key_file: Path | None = None
+    # Set: /generate and /generate/stream need `Authorization: Bearer <key>`, one key per line.
+    gemini_client_keys_file: Path | None = None
     gemini_api_endpoint: Endpoint = HttpUrl("https://generativelanguage.googleapis.com")
     gemini_api_version: str = Field("v1beta", pattern=r"^v\d+(alpha|beta)?\d*$")
     gemini_model: str = Field("gemini-2.5-flash", pattern=r"^[a-z0-9][a-z0-9.\-]{0,99}$")
@@ -79,6 +83,20 @@ class Settings(BaseSettings):
         """The legacy SDK is an optional extra: say how to get it before serving, not on use."""
         if value == "legacy" and importlib.util.find_spec("google.generativeai") is None:
             raise ValueError(LEGACY_HELP)
+        return value
+
+    @field_validator("gemini_client_keys_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """compose passes an empty value when client keys are off (`invoke up` without --auth)."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("gemini_client_keys_file")
+    @classmethod
+    def _keys_readable(cls, value: Path | None) -> Path | None:
+        """An unreadable or empty key file stops startup, as a missing Gemini key does."""
+        if value is not None:
+            read_keys(value)
         return value
 
     @model_validator(mode="before")

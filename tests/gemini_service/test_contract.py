@@ -31,8 +31,9 @@ UPSTREAM_FAULTS = {
     "malformed": (502, "upstream_error", None),
 }
 DEDICATED_TESTS = {"upstream_timeout"}  # test_timeout_answers_504_within_about_the_deadline
-# Rows exercised elsewhere: validation and size limits (test_app.py), crashes (test_app.py).
-COVERED_ELSEWHERE = {"invalid_request", "request_too_large", "internal_error"}
+# Rows exercised elsewhere: validation and size limits (test_app.py), crashes (test_app.py),
+# client keys (test_client_auth.py).
+COVERED_ELSEWHERE = {"invalid_request", "request_too_large", "internal_error", "unauthorized"}
 ROUTING_ONLY = {"not_found", "method_not_allowed"}
 
 
