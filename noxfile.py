@@ -50,7 +50,7 @@ def lint(session: nox.Session) -> None:
     The workflows cannot run here, so they are checked offline: against GitHub's schema
     (check-jsonschema ships it) and for security mistakes (zizmor --offline).
     """
-    install(session, "lint", "test", extras=("legacy",))
+    install(session, "lint", "test", "deploy", extras=("legacy",))
     args = session.posargs or LOCATIONS
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
@@ -63,8 +63,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the unit tests with coverage (real SDKs against the fake over a socket)."""
-    install(session, "test", extras=("legacy",))
+    """Run the unit tests with coverage (real SDKs against the fake over a socket).
+
+    The deploy group: the rendered Kubernetes manifests are validated offline in these tests.
+    """
+    install(session, "test", "deploy", extras=("legacy",))
     session.run(
         "coverage",
         "run",
