@@ -407,6 +407,39 @@ def deploy_down(c: Context, leave: bool = False) -> None:
         print(line)
 
 
+@task(
+    name="render",
+    help={
+        "target": "kubernetes or cloudrun: what to write into build/deploy/<target>/.",
+        "ref": "HOST/PATH@sha256:... to render (default: the `ref` of build/release.json).",
+        "overlay": "kubernetes: base (default) or fake-upstream (adds the fake Gemini).",
+        "fake-ref": "fake-upstream: HOST/PATH@sha256:... of a pushed <name>-fake image"
+        " (default: the release image, which ships the fake's code).",
+    },
+)
+@reported
+def deploy_render(
+    c: Context, target: str = "", ref: str = "", overlay: str = "", fake_ref: str = ""
+) -> None:
+    """Write Kubernetes or Cloud Run manifests pinned to a release digest, validated offline."""
+    from gemini_workflow import client_keys
+    from gemini_workflow.deploy import commands
+    from gemini_workflow.deploy import render as rendering
+
+    result = rendering.render_from_config(
+        c.config, root=ROOT, target=target, ref=ref, overlay=overlay, fake_ref=fake_ref
+    )
+    for line in rendering.summary(result, ROOT):
+        console().print(line)
+    keys = str(c.config.deploy.client_keys)
+    if client_keys.ensure(ROOT / keys):
+        console().print(f"created {keys} with one client key (0600)")
+    render_dir = str(c.config.deploy.render_dir)
+    console().print("apply it (docs/deploying.md explains each step):")
+    for line in commands.script(target, overlay, render_dir, keys):
+        console().print(line, style="dim" if line.startswith("#") else None, markup=False)
+
+
 # --- local registry -------------------------------------------------------------------------
 
 
@@ -437,5 +470,5 @@ ns.add_collection(Collection("images", build, lock))
 ns.add_collection(Collection("stack", up, down, logs, ps))
 ns.add_collection(Collection("release", push, verify))
 ns.add_collection(Collection("registry", registry_up, registry_down))
-ns.add_collection(Collection("deploy", deploy_swarm, rollback, status, deploy_down))
+ns.add_collection(Collection("deploy", deploy_swarm, rollback, status, deploy_down, deploy_render))
 ns.configure(DEFAULTS)

@@ -87,6 +87,18 @@ def render_from_config(
     return render_kubernetes(root, out, app, fake, overlay or "base")
 
 
+def summary(result: Rendered, root: Path) -> list[str]:
+    """What was written and checked, and what the person deploying must know (rich markup)."""
+    lines = [
+        f"[green]rendered[/green] {result.directory.relative_to(root)}: "
+        + ", ".join(result.objects)
+    ]
+    if result.validated_against:
+        versions = " and ".join(result.validated_against)
+        lines.append(f"valid Kubernetes {versions} (strict schemas, offline); images by digest")
+    return lines + [f"[yellow]note:[/] {note}" for note in result.notes]
+
+
 def render_kubernetes(
     root: Path, out: Path, app: ImageReference, fake: ImageReference, overlay: str
 ) -> Rendered:
