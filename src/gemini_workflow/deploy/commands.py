@@ -32,7 +32,7 @@ def script(target: str, overlay: str, render_dir: str, client_keys: str) -> list
 
 
 def kubernetes(render_dir: str, overlay: str, client_keys: str) -> list[str]:
-    """Secrets from files, apply by digest, wait, try it, rotate client keys, roll back."""
+    """Secrets from files, apply by digest, wait, try it, change client keys, roll back."""
     folder = "base" if overlay == "base" else f"overlays/{overlay}"
     deployment = f"deployment/{SERVICE}"
     wait = f"kubectl rollout status {deployment} --timeout={ROLLOUT_TIMEOUT}"
@@ -64,9 +64,9 @@ def kubernetes(render_dir: str, overlay: str, client_keys: str) -> list[str]:
         f"kubectl port-forward service/{SERVICE} 8080:80",
         f'curl -s localhost:8080/generate -H "Authorization: Bearer $(head -1 {client_keys})"'
         f" {PROMPT}",
-        "# Client keys added or revoked: replace the Secret, then restart the pods (rolling):",
+        "# Client keys added or revoked: replace the Secret. The kubelet updates the mounted",
+        "# file within a minute or two and the service reloads it: no restart, no rebuild.",
         f"{client_secret} --dry-run=client -o yaml | kubectl apply -f -",
-        f"kubectl rollout restart {deployment}",
         "# A bad release: back to the previous one.",
         f"kubectl rollout undo {deployment}",
         wait,
@@ -96,8 +96,8 @@ def cloudrun(render_dir: str, client_keys: str) -> list[str]:
         "(status.url)')/generate\""
         ' -H "X-Serverless-Authorization: Bearer $(gcloud auth print-identity-token)"'
         f' -H "Authorization: Bearer $(head -1 {client_keys})" {PROMPT}',
-        "# Client keys added or revoked: a new version of the secret (the service mounts",
-        "# `latest`).",
+        "# Client keys added or revoked: a new version of the secret. The service mounts",
+        "# `latest`, which Cloud Run fetches whenever the file is read.",
         f"gcloud secrets versions add gemini-client-keys {ON_PROJECT} --data-file={client_keys}",
         "# A bad release: every request back to the previous revision.",
         f"gcloud run revisions list --service={SERVICE} {IN_REGION}",
