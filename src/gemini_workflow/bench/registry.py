@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gemini_workflow.bench.report import Report
 from gemini_workflow.bench.run import BenchRun
-from gemini_workflow.bench.sections import images, service, startup, up
+from gemini_workflow.bench.sections import cpu, images, service, startup, up
 
 Measure = Callable[[BenchRun, Report], None]
 
@@ -34,5 +34,6 @@ SECTIONS: dict[str, Section] = {
         Section("startup", startup.measure),
         Section("up", up.measure),
         Section("service", service.measure),
+        Section("cpu", cpu.measure),
     )
 }
