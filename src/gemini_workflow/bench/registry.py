@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from gemini_workflow.bench.report import Report
 from gemini_workflow.bench.run import BenchRun
-from gemini_workflow.bench.sections import cpu, images, service, startup, up
+from gemini_workflow.bench.sections import (
+    cpu,
+    deploy,
+    images,
+    reproducible,
+    service,
+    startup,
+    up,
+)
 
 Measure = Callable[[BenchRun, Report], None]
 
@@ -35,5 +43,7 @@ SECTIONS: dict[str, Section] = {
         Section("up", up.measure),
         Section("service", service.measure),
         Section("cpu", cpu.measure),
+        Section("deploy", deploy.measure),
+        Section("reproducible", reproducible.measure),
     )
 }

@@ -71,8 +71,13 @@ def time_to_first_200(
 
 
 def fake_network(run: BenchRun, fake_image: str) -> str:
-    """A network of this run with the fake Gemini serving on it; both removed on close."""
+    """A network of this run with the fake Gemini serving on it; both removed on close.
+
+    Made once per run: a later section (reproducible) starts its containers on it too.
+    """
     network = run.name("startup")
+    if run.client.networks.list(names=[network]):
+        return network
     run.client.networks.create(network, driver="bridge")
     fake = run.name(FAKE)
 
