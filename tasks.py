@@ -34,14 +34,22 @@ def version(c: Context) -> None:
 # --- host -----------------------------------------------------------------------------------
 
 
-@task(help={"offline": "Use the offline path even where Docker Hub answers (to try what CI does)."})
+@task(
+    help={
+        "offline": "Use the offline path even where Docker Hub answers (to try what CI does).",
+        "test-tools": "Also install what the test sessions drive: wrk and Chromium (Debian).",
+    }
+)
 @reported
-def bootstrap(c: Context, offline: bool = False) -> None:
+def bootstrap(c: Context, offline: bool = False, test_tools: bool = False) -> None:
     """Prepare this host: toolchain check, engine, compose, buildx and, offline, base images."""
     from gemini_workflow import host
 
     options = host.Options(
-        root=ROOT, python_version=str(c.config.image.python_version), force_offline=offline
+        root=ROOT,
+        python_version=str(c.config.image.python_version),
+        force_offline=offline,
+        test_tools=test_tools,
     )
 
     def show(step: host.Step) -> None:

