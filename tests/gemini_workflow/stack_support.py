@@ -34,19 +34,6 @@ def make_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """A repo-shaped directory with the two committed environments."""
-    env_dir = tmp_path / "compose" / "env"
-    env_dir.mkdir(parents=True)
-    (env_dir / "dev.env").write_text("LOG_LEVEL=debug\n")
-    (env_dir / "test.env").write_text(
-        f"GEMINI_UPSTREAM={FAKE_UPSTREAM}\nFAKE_GEMINI_LATENCY_MS=1\n"
-    )
-    (tmp_path / "compose" / "placeholder-api-key.txt").write_text("placeholder\n")
-    return tmp_path
-
-
 def plan(root: Path, env: str = "dev", environ: dict[str, str] | None = None) -> stack.StackPlan:
     return stack.plan_stack(
         root=root,

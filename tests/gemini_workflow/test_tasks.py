@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,6 @@ from gemini_workflow import config, docker_engine
 from tests.gemini_workflow.stack_support import FakeClient
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tasks() -> Any:
-    """tasks.py as a module, loaded by path like invoke does."""
-    spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def task_context(run: dict[Any, Result] | None = None) -> MockContext:
