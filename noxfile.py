@@ -76,6 +76,7 @@ def tests(session: nox.Session) -> None:
         "tests",
         "--ignore=tests/smoke",
         "--ignore=tests/reliability",
+        "--ignore=tests/deploy",
         *session.posargs,
     )
     session.run("coverage", "report")

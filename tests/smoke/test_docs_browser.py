@@ -8,13 +8,13 @@ operations; a screenshot is saved under build/ for people to look at.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gemini_workflow import host
 from gemini_workflow.ports import free_port
 from tests.smoke.test_stack import invoke, invoke_up, project_name
 
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.engine
 
 
 def chromium(tmp_path: Path, url: str, *action: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("chromium")
-    assert binary, "Chromium is not installed: run `invoke bootstrap --test-tools`"
+    binary = host.browser()
+    assert binary, "no Chromium is installed: run `invoke bootstrap --test-tools`"
     return subprocess.run(
         [
             binary,
