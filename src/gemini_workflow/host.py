@@ -147,7 +147,9 @@ def ensure_engine(c: Context, options: Options) -> Step:
         raise WorkflowError(
             f"dockerd did not answer within {options.engine_wait_seconds:g} s: read {engine.LOG}"
         ) from None
-    return Step("engine", True, f"{installed}started dockerd {engine_version(c)}, log {engine.LOG}")
+    started = engine_version(c) or "?"
+    note = engine.tested_note(started) if installed else ""
+    return Step("engine", True, f"{installed}started dockerd {started}{note}, log {engine.LOG}")
 
 
 def checked_engine(version: str) -> str:
