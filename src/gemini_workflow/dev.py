@@ -1,0 +1,359 @@
+"""`invoke dev`: the stack of `invoke up`, kept in step with the source by `docker compose watch`.
+
+The stack is planned and started exactly as `invoke up` does it (stack.plan_from_config,
+stack_up.start), with compose/compose.dev.yaml as an overlay. The overlay says what is
+watched and what a change does; this module runs the watch and a follower of the app's logs
+as children, and owns the end: Ctrl-C (SIGINT) or SIGTERM stops both and removes the stack,
+the key file and the dev image tag, so a stopped loop leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import json
+import math
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final
+
+from gemini_workflow import diagnosis, docker_engine, images, probe, stack_up, wait
+from gemini_workflow.compose import ComposeProject, UpResult
+from gemini_workflow.errors import WorkflowError
+from gemini_workflow.stack import StackError, StackPlan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+OVERLAY: Final = Path("compose/compose.dev.yaml")
+APP: Final = "gemini-app"
+SOURCE: Final = Path("src/gemini_service")
+"""What the overlay syncs into the running app (its first watch rule)."""
+READY: Final = "watching for changes"
+"""Printed once the watch runs: from then on a save is picked up (tools wait for it)."""
+WATCH_ENABLED: Final = "Watch enabled"
+"""What `docker compose watch` prints once its watcher runs (after the initial sync)."""
+WATCH_START_TIMEOUT: Final = 60.0
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+CHILD_STOP_TIMEOUT: Final = 10.0
+LOG_TAIL: Final = "0"
+"""Lines of the app's log shown from before the watch started (its start is in `up`'s wait)."""
+DIRECTIONS: Final = {
+    "sync+restart": "copied into {service} ({target}), then {service} restarts",
+    "sync": "copied into {service} ({target})",
+    "rebuild": "rebuilds {service}'s image, then recreates {service}",
+    "restart": "restarts {service}",
+}
+
+
+class DevError(WorkflowError):
+    """The loop cannot start or stopped on its own; the message says what to do next."""
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class DevPlan:
+    """The stack `invoke up` would start, plus the overlay and the app's dev image tag."""
+
+    stack: StackPlan
+    image: str
+    """An alias of the commit's app image; compose's `rebuild` replaces this tag only."""
+
+
+def dev_image(name: str, project: str) -> str:
+    """A tag of the project's own: a rebuild can never move the commit's `sha-` tag."""
+    return f"{name}:dev-{project}"
+
+
+def plan(stack: StackPlan, request: images.BuildRequest, info: images.SourceInfo) -> DevPlan:
+    """Add the overlay and what it reads: the dev image and `invoke build`'s build inputs."""
+    image = dev_image(request.name, stack.project)
+    args = images.build_args(
+        info,
+        python_base=request.python_base,
+        python_version=request.python_version,
+        offline=request.offline,
+    )
+    variables = {"GEMINI_DEV_APP_IMAGE": image}
+    for name in ("PYTHON_BASE", "PYTHON_VERSION", "WHEELHOUSE", "INDEX_OPTIONS"):
+        if name in args:
+            variables[f"GEMINI_DEV_{name}"] = args[name]
+    if request.offline:
+        variables["GEMINI_DEV_BUILD_NETWORK"] = "none"
+    overlaid = dataclasses.replace(
+        stack,
+        overlays=(*stack.overlays, OVERLAY),
+        overlay_env={**stack.overlay_env, **variables},
+    )
+    return DevPlan(overlaid, image)
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    """One `develop.watch` entry, as `docker compose config` resolves it."""
+
+    service: str
+    path: Path
+    action: str
+    target: str = ""
+
+    def describe(self, root: Path) -> str:
+        shown = self.path.relative_to(root) if self.path.is_relative_to(root) else self.path
+        direction = DIRECTIONS.get(self.action, self.action + " ({service})")
+        return f"{shown}: {direction.format(service=self.service, target=self.target)}"
+
+
+def watch_rules(config: Mapping[str, Any]) -> list[WatchRule]:
+    """Every service's watch rules from `docker compose config --format json` output."""
+    return [
+        WatchRule(name, Path(rule["path"]), str(rule["action"]), str(rule.get("target", "")))
+        for name, service in sorted(config.get("services", {}).items())
+        for rule in (service.get("develop") or {}).get("watch") or []
+    ]
+
+
+def source_changed(root: Path) -> bool:
+    """Whether the synced source differs from the commit (and so, maybe, from the image).
+
+    An image tagged for a clean commit was built from exactly that commit; uncommitted
+    changes are what the initial sync copies in and a restart must pick up. Unknown (no git)
+    counts as changed: a needless restart costs a second, a missed one serves old code.
+    """
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", str(SOURCE)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return bool(status.stdout.strip())
+
+
+# ------------------------------------------------------------------------------ signals
+
+
+class StopRequest:
+    """Records the first SIGINT/SIGTERM; the loop checks it instead of being torn apart.
+
+    A handler that only records keeps every step atomic: a signal during `compose up`,
+    `down` or a restart never leaves that command half done, and cleanup always runs.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signal is None:
+            self.signal = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequest]:
+    """Catch `signals` for the block (the previous handlers come back after it)."""
+    request = StopRequest()
+    previous = {number: signal.signal(number, request.handle) for number in signals}
+    try:
+        yield request
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def end_process(process: subprocess.Popen[str], timeout: float = CHILD_STOP_TIMEOUT) -> int:
+    """SIGINT, as Ctrl-C would (the docker CLI hands it to compose), then SIGKILL if needed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+class Watch:
+    """`docker compose watch --no-up` as a child: its lines echoed, its start noticed."""
+
+    def __init__(self, project: ComposeProject, echo: Callable[[str], None]) -> None:
+        self.process = project.spawn(
+            "watch", "--no-up", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1
+        )
+        self.enabled = threading.Event()
+        self.tail: collections.deque[str] = collections.deque(maxlen=12)
+        self._echo = echo
+        self._reader = threading.Thread(target=self._read, name="compose-watch", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for raw in self.process.stdout or ():
+            line = raw.rstrip()
+            if not line:
+                continue
+            self.tail.append(line)
+            self._echo(line)
+            if WATCH_ENABLED in line:
+                self.enabled.set()
+
+    def failure(self) -> str:
+        self._reader.join(timeout=2)  # the last lines compose wrote before it exited
+        said = "\n".join(f"  {line}" for line in self.tail) or "  (no output)"
+        return f"docker compose watch stopped (exit {self.process.returncode}):\n{said}"
+
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            raise DevError(self.failure())
+
+    def wait_enabled(self, stop: StopRequest, timeout: float = WATCH_START_TIMEOUT) -> bool:
+        """True once the watch runs; False if a stop was asked for first."""
+
+        def ready() -> bool:
+            if stop.requested:  # first: Ctrl-C in a terminal ends compose too
+                return True
+            self.check_running()
+            return self.enabled.is_set()
+
+        wait.until(ready, timeout=timeout, interval=0.1, what="docker compose watch to start")
+        return not stop.requested
+
+    def serve_until(self, stop: StopRequest) -> None:
+        """Block until a stop is asked for; DevError if the watch ends on its own first."""
+
+        def stopped() -> bool:
+            if stop.requested:  # first: Ctrl-C in a terminal ends compose too
+                return True
+            self.check_running()
+            return False
+
+        wait.until(stopped, timeout=math.inf, interval=0.2, what="a stop signal")
+
+    def stop(self) -> int:
+        return end_process(self.process)
+
+
+# --------------------------------------------------------------------------------- loop
+
+
+def run(dev: DevPlan, client: Any, console: Console, *, timeout: int, log_lines: int = 40) -> None:
+    """Start the stack, watch until SIGINT/SIGTERM, then remove everything it started.
+
+    Returns normally when stopped by a signal (the task exits 0); raises StackError when
+    the stack does not start and DevError when the watch ends on its own or cleanup fails.
+    """
+    with stop_on_signals() as stop:
+        docker_engine.tag_image(client, dev.stack.images.app, dev.image)
+        try:
+            result = _start(dev, client, console, stop, timeout=timeout, log_lines=log_lines)
+            if result is not None:
+                _watch(dev, result, console, stop)
+        finally:
+            console.print("stopping: removing the dev stack")
+            problems = clean_up(dev, client)
+            for problem in problems:
+                console.print(f"[red]{problem}[/red]")
+        if problems:
+            raise DevError("the dev stack was not removed completely: run `invoke down`")
+        console.print(f"stack {dev.stack.project} removed")
+
+
+def _start(
+    dev: DevPlan, client: Any, console: Console, stop: StopRequest, *, timeout: int, log_lines: int
+) -> UpResult | None:
+    """`invoke up`'s start; None when a stop signal came first (not a failure)."""
+    with console.status("starting the dev stack") as status:
+        try:
+            result = stack_up.start(
+                dev.stack,
+                client,
+                timeout=timeout,
+                log_lines=log_lines,
+                progress=lambda states, elapsed: status.update(
+                    diagnosis.progress_line(states, elapsed, timeout)
+                ),
+            )
+        except StackError:
+            if stop.requested:  # Ctrl-C reached compose too, and it gave up waiting
+                return None
+            raise
+    return None if stop.requested else result
+
+
+def _watch(dev: DevPlan, result: UpResult, console: Console, stop: StopRequest) -> None:
+    project = dev.stack.compose()
+    rules = watch_rules(json.loads(project.run("config", "--format", "json").stdout))
+    watch = Watch(project, echo=lambda line: console.print(f"watch: {line}", markup=False))
+    logs: subprocess.Popen[str] | None = None
+    try:
+        if not watch.wait_enabled(stop):
+            return
+        if source_changed(dev.stack.root):
+            console.print(f"{SOURCE} has uncommitted changes: restarting {APP} to serve them")
+            project.run("restart", APP, timeout=120)
+        greet(dev.stack, result, rules, console)
+        logs = project.spawn("logs", "--follow", "--tail", LOG_TAIL, APP)
+        watch.serve_until(stop)
+    finally:
+        watch.stop()
+        if logs is not None:
+            end_process(logs)
+
+
+def greet(plan: StackPlan, result: UpResult, rules: Sequence[WatchRule], console: Console) -> None:
+    """Where to send requests, one answer, what is watched, and how to stop."""
+    from rich.markup import escape
+
+    console.print(
+        f"[green]dev stack healthy in {result.seconds:.1f} s[/green]: {plan.url}"
+        f"  (docs: {plan.url}/docs)"
+    )
+    console.print(f"try: {probe.sample_curl(plan.url)}", soft_wrap=True)
+    try:
+        answer = probe.ask(plan.url)
+    except probe.ProbeError as error:
+        console.print(f"[yellow]no answer yet[/yellow]: {escape(str(error))}")
+    else:
+        # Not fatal here, unlike `invoke up`: fixing the code is what the loop is for.
+        colour = "green" if answer.status == 200 else "yellow"
+        console.print(
+            f"answer through the proxy: [{colour}]{answer.status}[/{colour}] {escape(answer.text)}"
+        )
+    console.print(f"{READY} (docker compose watch):")
+    for rule in rules:
+        console.print(f"  {rule.describe(plan.root)}", markup=False)
+    console.print(f"{APP}'s log follows. Ctrl-C stops the watch and removes the stack.")
+
+
+def clean_up(dev: DevPlan, client: Any) -> list[str]:
+    """Remove the stack (containers, network, key file), then the dev tag; say what failed.
+
+    Every step is tried whatever the previous did; the tag goes last, once no container
+    uses it, and takes a rebuilt image with it (it has no other tag).
+    """
+    steps: list[tuple[str, Callable[[], None]]] = [
+        (f"the stack {dev.stack.project}", lambda: stack_up.stop(dev.stack)),
+        (f"the image tag {dev.image}", lambda: docker_engine.remove_image(client, dev.image)),
+    ]
+    problems = []
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # cleanup goes on; the caller reports what is left
+            problems.append(f"could not remove {what}: {exc}")
+    return problems
