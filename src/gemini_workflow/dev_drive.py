@@ -80,12 +80,18 @@ def health_status(url: str, timeout: float = 2.0) -> str | None:
 
 
 def edit_to_served(tree: Path, url: str, marker: str, *, timeout: float = 30.0) -> float:
-    """Save the edit, then poll every 50 ms until it is served; the seconds in between.
+    """Save the edit, then poll until it is served; the seconds in between."""
+    started = time.monotonic()
+    mark_health(tree, marker)
+    wait_served(url, marker, timeout=timeout)
+    return time.monotonic() - started
+
+
+def wait_served(url: str, marker: str, *, timeout: float) -> None:
+    """Poll /health through `url` every 50 ms until it answers `marker`.
 
     While the app restarts, nginx answers 502 and the connection may reset: not yet.
     """
-    started = time.monotonic()
-    mark_health(tree, marker)
     wait.until(
         lambda: health_status(url) == marker,
         timeout=timeout,
@@ -93,7 +99,6 @@ def edit_to_served(tree: Path, url: str, marker: str, *, timeout: float = 30.0) 
         what=f"/health answering {marker!r} through {url}",
         retry_on=(OSError, ValueError),
     )
-    return time.monotonic() - started
 
 
 @dataclass
