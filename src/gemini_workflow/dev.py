@@ -9,22 +9,21 @@ the key file and the dev image tag, so a stopped loop leaves nothing behind.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
+import io
 import json
-import math
-import signal
+import posixpath
 import subprocess
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import tarfile
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
-from gemini_workflow import diagnosis, docker_engine, images, probe, stack_up, wait
-from gemini_workflow.compose import ComposeProject, UpResult
+from gemini_workflow import diagnosis, docker_engine, images, probe, stack_up
+from gemini_workflow.compose import ComposeError, ComposeProject, UpResult
+from gemini_workflow.dev_watch import StopRequest, Watch, end_process, stop_on_signals
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.stack import StackError, StackPlan
 
@@ -37,11 +36,7 @@ SOURCE: Final = Path("src/gemini_service")
 """What the overlay syncs into the running app (its first watch rule)."""
 READY: Final = "watching for changes"
 """Printed once the watch runs: from then on a save is picked up (tools wait for it)."""
-WATCH_ENABLED: Final = "Watch enabled"
-"""What `docker compose watch` prints once its watcher runs (after the initial sync)."""
-WATCH_START_TIMEOUT: Final = 60.0
-STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
-CHILD_STOP_TIMEOUT: Final = 10.0
+OWNER_CHECK_SECONDS: Final = 5.0
 LOG_TAIL: Final = "0"
 """Lines of the app's log shown from before the watch started (its start is in `up`'s wait)."""
 DIRECTIONS: Final = {
@@ -53,7 +48,7 @@ DIRECTIONS: Final = {
 
 
 class DevError(WorkflowError):
-    """The loop cannot start or stopped on its own; the message says what to do next."""
+    """The loop left something behind; the message says what to do next."""
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -141,111 +136,81 @@ def source_changed(root: Path) -> bool:
     return bool(status.stdout.strip())
 
 
-# ------------------------------------------------------------------------------ signals
+# ----------------------------------------------------------------- deletions in the app
 
 
-class StopRequest:
-    """Records the first SIGINT/SIGTERM; the loop checks it instead of being torn apart.
+def source_directories(root: Path) -> list[str]:
+    """The synced package's directories, relative to it ("" is the package itself)."""
+    top = root / SOURCE
+    found = [p for p in top.rglob("*") if p.is_dir() and "__pycache__" not in p.parts]
+    return ["", *sorted(p.relative_to(top).as_posix() for p in found)]
 
-    A handler that only records keeps every step atomic: a signal during `compose up`,
-    `down` or a restart never leaves that command half done, and cleanup always runs.
+
+def sync_target(rules: Sequence[WatchRule], root: Path) -> str | None:
+    """Where the overlay syncs SOURCE to in the app container, as compose resolved it."""
+    for rule in rules:
+        if rule.service == APP and rule.path == root / SOURCE and rule.target:
+            return rule.target
+    return None
+
+
+def container_user(value: str) -> tuple[int, int] | None:
+    """`uid[:gid]` of a container's Config.User; None for root or a user given by name."""
+    uid, _, gid = value.partition(":")
+    if not uid.isdigit() or (gid and not gid.isdigit()) or int(uid) == 0:
+        return None
+    return int(uid), int(gid or uid)
+
+
+def owner_archive(target: str, directories: Sequence[str], uid: int, gid: int) -> bytes:
+    """Directory entries only: extracted at /, they give those directories to uid:gid."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for relative in directories:
+            entry = tarfile.TarInfo(posixpath.normpath(posixpath.join(target, relative)))
+            entry.name = entry.name.lstrip("/")
+            entry.type, entry.mode, entry.uid, entry.gid = tarfile.DIRTYPE, 0o755, uid, gid
+            archive.addfile(entry)
+    return buffer.getvalue()
+
+
+@dataclass
+class PackageOwner:
+    """Gives the app's user the synced package's directories, once per app container.
+
+    compose deletes a removed or renamed file with `rm` run as the container's user (uid
+    10001), in directories the image gives to root: the `rm` fails, and compose then drops
+    the whole batch, the copy of the renamed file and the restart included. Looked at every
+    few seconds, because a `rebuild` recreates the container with root's directories again.
     """
 
-    def __init__(self) -> None:
-        self.signal: int | None = None
+    project: ComposeProject
+    client: Any
+    target: str
+    directories: Sequence[str]
+    warn: Callable[[str], None]
+    every: float = OWNER_CHECK_SECONDS
+    done_for: str = ""
+    next_check: float = 0.0
 
-    @property
-    def requested(self) -> bool:
-        return self.signal is not None
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signal is None:
-            self.signal = signum
-
-
-@contextlib.contextmanager
-def stop_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequest]:
-    """Catch `signals` for the block (the previous handlers come back after it)."""
-    request = StopRequest()
-    previous = {number: signal.signal(number, request.handle) for number in signals}
-    try:
-        yield request
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-# ----------------------------------------------------------------------------- children
-
-
-def end_process(process: subprocess.Popen[str], timeout: float = CHILD_STOP_TIMEOUT) -> int:
-    """SIGINT, as Ctrl-C would (the docker CLI hands it to compose), then SIGKILL if needed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+    def check(self) -> None:
+        if time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + self.every
         try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait()
-
-
-class Watch:
-    """`docker compose watch --no-up` as a child: its lines echoed, its start noticed."""
-
-    def __init__(self, project: ComposeProject, echo: Callable[[str], None]) -> None:
-        self.process = project.spawn(
-            "watch", "--no-up", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1
-        )
-        self.enabled = threading.Event()
-        self.tail: collections.deque[str] = collections.deque(maxlen=12)
-        self._echo = echo
-        self._reader = threading.Thread(target=self._read, name="compose-watch", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for raw in self.process.stdout or ():
-            line = raw.rstrip()
-            if not line:
-                continue
-            self.tail.append(line)
-            self._echo(line)
-            if WATCH_ENABLED in line:
-                self.enabled.set()
-
-    def failure(self) -> str:
-        self._reader.join(timeout=2)  # the last lines compose wrote before it exited
-        said = "\n".join(f"  {line}" for line in self.tail) or "  (no output)"
-        return f"docker compose watch stopped (exit {self.process.returncode}):\n{said}"
-
-    def check_running(self) -> None:
-        if self.process.poll() is not None:
-            raise DevError(self.failure())
-
-    def wait_enabled(self, stop: StopRequest, timeout: float = WATCH_START_TIMEOUT) -> bool:
-        """True once the watch runs; False if a stop was asked for first."""
-
-        def ready() -> bool:
-            if stop.requested:  # first: Ctrl-C in a terminal ends compose too
-                return True
-            self.check_running()
-            return self.enabled.is_set()
-
-        wait.until(ready, timeout=timeout, interval=0.1, what="docker compose watch to start")
-        return not stop.requested
-
-    def serve_until(self, stop: StopRequest) -> None:
-        """Block until a stop is asked for; DevError if the watch ends on its own first."""
-
-        def stopped() -> bool:
-            if stop.requested:  # first: Ctrl-C in a terminal ends compose too
-                return True
-            self.check_running()
-            return False
-
-        wait.until(stopped, timeout=math.inf, interval=0.2, what="a stop signal")
-
-    def stop(self) -> int:
-        return end_process(self.process)
+            container = self.project.container(self.client, APP)
+        except ComposeError:  # being recreated
+            return
+        if container.id == self.done_for or container.attrs["State"]["Status"] != "running":
+            return
+        self.done_for = container.id
+        user = container_user(str(container.attrs["Config"].get("User") or ""))
+        if user is None:
+            return
+        try:
+            container.put_archive("/", owner_archive(self.target, self.directories, *user))
+        except Exception as exc:  # the loop still works; only deletions do not reach the app
+            self.warn(f"deleting a file under {SOURCE} will not reach {APP}: {exc}")
 
 
 # --------------------------------------------------------------------------------- loop
@@ -255,14 +220,15 @@ def run(dev: DevPlan, client: Any, console: Console, *, timeout: int, log_lines:
     """Start the stack, watch until SIGINT/SIGTERM, then remove everything it started.
 
     Returns normally when stopped by a signal (the task exits 0); raises StackError when
-    the stack does not start and DevError when the watch ends on its own or cleanup fails.
+    the stack does not start, WatchStopped when the watch ends on its own, DevError when
+    cleanup fails.
     """
     with stop_on_signals() as stop:
         docker_engine.tag_image(client, dev.stack.images.app, dev.image)
         try:
             result = _start(dev, client, console, stop, timeout=timeout, log_lines=log_lines)
             if result is not None:
-                _watch(dev, result, console, stop)
+                _watch(dev, result, client, console, stop)
         finally:
             console.print("stopping: removing the dev stack")
             problems = clean_up(dev, client)
@@ -295,9 +261,18 @@ def _start(
     return None if stop.requested else result
 
 
-def _watch(dev: DevPlan, result: UpResult, console: Console, stop: StopRequest) -> None:
+def _watch(
+    dev: DevPlan, result: UpResult, client: Any, console: Console, stop: StopRequest
+) -> None:
     project = dev.stack.compose()
     rules = watch_rules(json.loads(project.run("config", "--format", "json").stdout))
+    owner = PackageOwner(
+        project,
+        client,
+        sync_target(rules, dev.stack.root) or "",
+        source_directories(dev.stack.root),
+        warn=lambda text: console.print(text, style="yellow", markup=False),
+    )
     watch = Watch(project, echo=lambda line: console.print(f"watch: {line}", markup=False))
     logs: subprocess.Popen[str] | None = None
     try:
@@ -306,9 +281,11 @@ def _watch(dev: DevPlan, result: UpResult, console: Console, stop: StopRequest) 
         if source_changed(dev.stack.root):
             console.print(f"{SOURCE} has uncommitted changes: restarting {APP} to serve them")
             project.run("restart", APP, timeout=120)
+        if owner.target:
+            owner.check()
         greet(dev.stack, result, rules, console)
         logs = project.spawn("logs", "--follow", "--tail", LOG_TAIL, APP)
-        watch.serve_until(stop)
+        watch.serve_until(stop, tick=owner.check if owner.target else lambda: None)
     finally:
         watch.stop()
         if logs is not None:

@@ -7,12 +7,14 @@ the stack's start and stop are recorded instead of run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +25,9 @@ import pytest
 import yaml
 
 from gemini_workflow import dev, docker_engine, images, probe, stack_up
-from gemini_workflow.compose import ComposeProject, UpResult
+from gemini_workflow.compose import ComposeError, ComposeProject, UpResult
 from gemini_workflow.config import ROOT
+from gemini_workflow.dev_watch import WatchStopped
 from gemini_workflow.stack import StackError, StackPlan
 from tests.gemini_workflow.stack_support import FakeClient, FakeConsole, plan
 
@@ -154,36 +157,85 @@ def test_without_git_the_source_counts_as_changed(tmp_path: Path) -> None:
     assert dev.source_changed(tmp_path / "not-a-repo")
 
 
-# ---------------------------------------------------------------------------- signals
+# -------------------------------------------------------------------- deletions in the app
 
 
-def test_a_signal_is_recorded_and_the_previous_handler_comes_back() -> None:
-    before = signal.getsignal(signal.SIGTERM)
-    with dev.stop_on_signals() as stop:
-        assert not stop.requested
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)  # a second one does not replace the first
-        time.sleep(0.05)
-        assert stop.signal == signal.SIGTERM
-    assert signal.getsignal(signal.SIGTERM) == before
+def test_the_package_directories_come_from_the_source_tree(tmp_path: Path) -> None:
+    for directory in ("clients/x", "fake", "__pycache__", "fake/__pycache__"):
+        (tmp_path / dev.SOURCE / directory).mkdir(parents=True)
+    assert dev.source_directories(tmp_path) == ["", "clients", "clients/x", "fake"]
 
 
-def test_a_child_that_ignores_sigint_is_killed() -> None:
-    stubborn = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, time; signal.signal(2, 1); print(1, flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert stubborn.stdout is not None
-    stubborn.stdout.readline()  # its handler is in place
-    started = time.monotonic()
-    assert dev.end_process(stubborn, timeout=0.5) == -signal.SIGKILL
-    assert time.monotonic() - started < 10
+@pytest.mark.parametrize(
+    ("user", "parsed"),
+    [("10001:10001", (10001, 10001)), ("10001", (10001, 10001)), ("", None), ("0", None),
+     ("app", None), ("10001:app", None)],
+)  # fmt: skip
+def test_only_a_numeric_non_root_user_is_handed_the_directories(
+    user: str, parsed: tuple[int, int] | None
+) -> None:
+    assert dev.container_user(user) == parsed
+
+
+def test_the_archive_holds_directory_entries_only_owned_by_the_user() -> None:
+    data = dev.owner_archive("/opt/site/gemini_service", ["", "fake"], 10001, 10002)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        entries = [(m.name, m.isdir(), m.uid, m.gid, m.mode) for m in archive.getmembers()]
+    assert entries == [
+        ("opt/site/gemini_service", True, 10001, 10002, 0o755),
+        ("opt/site/gemini_service/fake", True, 10001, 10002, 0o755),
+    ]
+
+
+class AppContainer:
+    def __init__(self, id: str, status: str = "running", fail: bool = False) -> None:
+        self.id, self.fail = id, fail
+        self.attrs = {"State": {"Status": status}, "Config": {"User": "10001:10001"}}
+        self.archives: list[tuple[str, bytes]] = []
+
+    def put_archive(self, path: str, data: bytes) -> bool:
+        if self.fail:
+            raise RuntimeError("refused")
+        self.archives.append((path, data))
+        return True
+
+
+def owner(monkeypatch: pytest.MonkeyPatch, found: list[Any]) -> tuple[dev.PackageOwner, list[str]]:
+    def container(self: ComposeProject, client: Any, service: str) -> Any:
+        if not found:
+            raise ComposeError("no container")
+        return found[0]
+
+    monkeypatch.setattr(ComposeProject, "container", container)
+    warnings: list[str] = []
+    return dev.PackageOwner(ComposeProject("p"), None, "/t", [""], warnings.append, 0), warnings
+
+
+def test_each_new_app_container_is_handed_its_directories_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, rebuilt = AppContainer("a"), AppContainer("b")
+    found: list[Any] = []
+    checking, warnings = owner(monkeypatch, found)
+    checking.check()  # no container (being recreated): nothing yet
+    found.append(first)
+    checking.check()
+    checking.check()
+    found[0] = rebuilt  # a `rebuild` recreated it
+    checking.check()
+    assert [len(c.archives) for c in (first, rebuilt)] == [1, 1]
+    assert first.archives[0][0] == "/"
+    assert warnings == []
+
+
+def test_a_refused_hand_over_is_a_warning_once_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checking, warnings = owner(monkeypatch, [AppContainer("a", fail=True)])
+    checking.check()
+    checking.check()
+    assert len(warnings) == 1
+    assert "deleting a file under src/gemini_service will not reach gemini-app" in warnings[0]
 
 
 # ------------------------------------------------------------------------------- loop
@@ -311,7 +363,7 @@ def test_a_watch_that_ends_on_its_own_is_an_error_with_its_words_and_cleans_up(
 ) -> None:
     recorded = stand_ins(watch=WATCH_DIES)
     chosen = dev.plan(plan(root), request(offline=False), INFO)
-    with pytest.raises(dev.DevError, match=r"(?s)watch stopped \(exit 3\).*boom: bad overlay"):
+    with pytest.raises(WatchStopped, match=r"(?s)watch stopped \(exit 3\).*boom: bad overlay"):
         dev.run(chosen, FakeClient([]), FakeConsole(), timeout=30)
     assert recorded.calls[-2:] == ["stop", f"untag {chosen.image}"]
 
