@@ -42,6 +42,20 @@ def started_at(client: Any, project: str, service: str) -> str:
     return str(ComposeProject(project).container(client, service).attrs["State"]["StartedAt"])
 
 
+def package_dir(app: Any) -> str:
+    """Where gemini_service is installed in the app container (the sync's target)."""
+    code = "import gemini_service, os; print(os.path.dirname(gemini_service.__file__))"
+    return str(app.exec_run(["python", "-c", code]).output.decode().strip())
+
+
+def present(app: Any, path: str) -> bool:
+    """Whether `path` exists in the app container; raises while it restarts (not yet)."""
+    done = app.exec_run(["test", "-e", path])
+    if done.exit_code not in (0, 1):
+        raise OSError(f"test -e {path} in gemini-app: exit {done.exit_code}")
+    return bool(done.exit_code == 0)
+
+
 def test_a_saved_edit_is_served_through_the_proxy_and_ctrl_c_leaves_nothing(
     built_images: dict[str, str], engine: Any, invoke_config: invoke.Config, tmp_path: Path
 ) -> None:
@@ -76,6 +90,15 @@ def test_a_saved_edit_is_served_through_the_proxy_and_ctrl_c_leaves_nothing(
             f"\ninvoke dev ready in {took:.1f} s; edit -> served through the proxy: "
             f"median {median:.2f} s over {EDITS} edits ({', '.join(f'{s:.2f}' for s in seconds)})"
         )
+        # A new module reaches the app, and so does its deletion (a rename is both).
+        app = ComposeProject(project).container(engine, "gemini-app")
+        added = tree / "src/gemini_service/dev_smoke_added.py"
+        added.write_text("ADDED = True\n")
+        in_app = f"{package_dir(app)}/{added.name}"
+        wait.until(lambda: present(app, in_app), timeout=SERVED_WITHIN, what="the new module")
+        added.unlink()
+        wait.until(lambda: not present(app, in_app), timeout=SERVED_WITHIN, what="its deletion")
+        assert "Permission denied" not in dev.output()
         # The fake and the proxy keep running: only gemini-app restarts.
         assert {s: started_at(engine, project, s) for s in others} == others
         # The app's own log is shown (its access lines for the polls above).
