@@ -213,19 +213,31 @@ def _build_missing(c: Context, client: Any, plan: StackPlan, no_build: bool) -> 
         "no-build": "Fail instead of building images that are missing.",
         "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
         "port": "Host port of the proxy (default: stack.port, 8080).",
+        "auth": "Require client keys, as `invoke up --auth` does.",
     }
 )
 @reported
-def dev(c: Context, env: str = "", no_build: bool = False, timeout: int = 0, port: int = 0) -> None:
+def dev(
+    c: Context,
+    env: str = "",
+    no_build: bool = False,
+    timeout: int = 0,
+    port: int = 0,
+    auth: bool = False,
+) -> None:
     """The stack of `up`, live: a save under src/gemini_service is served in about 2 s.
 
     docker compose watch syncs the change into gemini-app and restarts it (a change to
     pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
     """
+    from gemini_workflow import client_keys, docker_engine, images, stack
     from gemini_workflow import dev as developing
-    from gemini_workflow import docker_engine, images, stack
 
-    plan = stack.plan_from_config(c.config, root=ROOT, env=env, port=port, environ=os.environ)
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
+        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
     client = docker_engine.connect(timeout=30)
     _build_missing(c, client, plan, no_build)
     request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
