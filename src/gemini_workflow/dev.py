@@ -37,8 +37,9 @@ SOURCE: Final = Path("src/gemini_service")
 READY: Final = "watching for changes"
 """Printed once the watch runs: from then on a save is picked up (tools wait for it)."""
 OWNER_CHECK_SECONDS: Final = 5.0
+"""How often the loop looks for a new app container (a `rebuild` recreates it)."""
 LOG_TAIL: Final = "0"
-"""Lines of the app's log shown from before the watch started (its start is in `up`'s wait)."""
+"""No earlier lines: the app's log is followed from the greeting on (its start was `up`'s)."""
 DIRECTIONS: Final = {
     "sync+restart": "copied into {service} ({target}), then {service} restarts",
     "sync": "copied into {service} ({target})",
