@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -18,6 +19,9 @@ from invoke.tasks import task
 
 from gemini_workflow.cli import console, reported
 from gemini_workflow.config import DEFAULTS
+
+if TYPE_CHECKING:
+    from gemini_workflow.stack import StackPlan
 
 # The checkout this tasks.py belongs to (a clone run with another checkout's .venv included).
 ROOT = Path(__file__).resolve().parent
@@ -172,14 +176,7 @@ def up(
     if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
         console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
     client = docker_engine.connect(timeout=30)
-    missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
-    if missing and no_build:
-        raise stack.StackError(
-            f"missing {', '.join(missing)}: run `invoke build` (or drop --no-build)"
-        )
-    if missing:
-        console().print(f"building missing images: {', '.join(missing)}")
-        build(c, target=stack_up.build_target(plan.images, missing))
+    _build_missing(c, client, plan, no_build)
     wait = timeout or int(c.config.stack.timeout)
     console().print(plan.summary())
     with console().status("starting the stack") as status:
@@ -194,6 +191,64 @@ def up(
             ),
         )
     stack_up.greet(plan, result, console())
+
+
+def _build_missing(c: Context, client: Any, plan: StackPlan, no_build: bool) -> None:
+    """`up` and `dev` start this commit's images: build the missing ones, or say how to."""
+    from gemini_workflow import stack, stack_up
+
+    missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
+    if missing and no_build:
+        raise stack.StackError(
+            f"missing {', '.join(missing)}: run `invoke build` (or drop --no-build)"
+        )
+    if missing:
+        console().print(f"building missing images: {', '.join(missing)}")
+        build(c, target=stack_up.build_target(plan.images, missing))
+
+
+@task(
+    help={
+        "env": "dev (default) or test, i.e. compose/env/NAME.env, or the path of an env file.",
+        "no-build": "Fail instead of building images that are missing.",
+        "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
+        "port": "Host port of the proxy (default: stack.port, 8080).",
+        "auth": "Require client keys, as `invoke up --auth` does.",
+    }
+)
+@reported
+def dev(
+    c: Context,
+    env: str = "",
+    no_build: bool = False,
+    timeout: int = 0,
+    port: int = 0,
+    auth: bool = False,
+) -> None:
+    """The stack of `up`, live: a save under src/gemini_service is served in about 2 s.
+
+    docker compose watch syncs the change into gemini-app and restarts it (a change to
+    pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
+    """
+    from gemini_workflow import client_keys, docker_engine, images, stack
+    from gemini_workflow import dev as developing
+
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
+        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
+    client = docker_engine.connect(timeout=30)
+    _build_missing(c, client, plan, no_build)
+    request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
+    console().print(plan.summary())
+    developing.run(
+        developing.plan(plan, request, images.read_source_info(ROOT)),
+        client,
+        console(),
+        timeout=timeout or int(c.config.stack.timeout),
+        log_lines=int(c.config.stack.log_lines),
+    )
 
 
 @task(help={"volumes": "Also remove the stack's volumes."})
@@ -473,9 +528,9 @@ def registry_down(c: Context, purge: bool = False) -> None:
 
 # --- the collection -------------------------------------------------------------------------
 
-ns = Collection(version, bootstrap, build, up, down, logs, ps, push, verify)
+ns = Collection(version, bootstrap, build, up, dev, down, logs, ps, push, verify)
 ns.add_collection(Collection("images", build, lock))
-ns.add_collection(Collection("stack", up, down, logs, ps))
+ns.add_collection(Collection("stack", up, dev, down, logs, ps))
 ns.add_collection(Collection("release", push, verify))
 ns.add_collection(Collection("registry", registry_up, registry_down))
 ns.add_collection(Collection("deploy", deploy_swarm, rollback, status, deploy_down, deploy_render))

@@ -39,6 +39,7 @@ def test_everyday_tasks_are_top_level_and_in_their_namespace(tasks: Any) -> None
     for everyday, namespaced in [
         ("build", "images.build"),
         ("up", "stack.up"),
+        ("dev", "stack.dev"),
         ("push", "release.push"),
     ]:
         assert {everyday, namespaced} <= names
@@ -58,6 +59,14 @@ def test_up_without_build_names_the_missing_images(
     monkeypatch.setattr(docker_engine, "connect", lambda timeout=0: FakeClient([]))
     with pytest.raises(Exit, match=r"missing gemini-service:sha-.*invoke build"):
         tasks.up(task_context(), no_build=True)
+
+
+def test_dev_without_build_names_the_missing_images_before_starting_anything(
+    tasks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docker_engine, "connect", lambda timeout=0: FakeClient([]))
+    with pytest.raises(Exit, match=r"missing gemini-service:sha-.*invoke build"):
+        tasks.dev(task_context(), no_build=True)
 
 
 def test_ps_task_says_how_to_start_a_stack_that_is_not_running(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gemini_workflow.bench.report import Report
 from gemini_workflow.bench.run import BenchRun
-from gemini_workflow.bench.sections import images, service, startup, up
+from gemini_workflow.bench.sections import dev_loop, images, service, startup, up
 
 Measure = Callable[[BenchRun, Report], None]
 
@@ -33,6 +33,7 @@ SECTIONS: dict[str, Section] = {
         Section("images", images.measure),
         Section("startup", startup.measure),
         Section("up", up.measure),
+        Section("dev_loop", dev_loop.measure),
         Section("service", service.measure),
     )
 }

@@ -17,7 +17,7 @@ from tests.gemini_workflow.bench.support import FakeEngine, make_run, quiet
 
 
 def test_the_sections_and_their_order_are_the_command_lines_contract() -> None:
-    assert list(SECTIONS) == ["images", "startup", "up", "service"]
+    assert list(SECTIONS) == ["images", "startup", "up", "dev_loop", "service"]
     assert all(name == section.name for name, section in SECTIONS.items())
     assert SECTIONS["startup"].summary.startswith("Container start to the first 200")
 
