@@ -138,9 +138,12 @@ def lock(c: Context, upgrade: bool = False) -> None:
     print(f"wrote {lockfile.UV_LOCK}, {written}; commit them with pyproject.toml")
 
 
-def _shown(path: Path) -> Path:
-    """A path as a user types it here: relative to the checkout when it is inside it."""
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+def _client_keys_ready(path: Path | None) -> None:
+    """With client keys wanted (--auth), make sure the key file exists, and say if it was made."""
+    from gemini_workflow import client_keys
+
+    if path is not None and client_keys.ensure(path):
+        console().print(f"created {client_keys.shown(path, ROOT)} with one client key (0600)")
 
 
 # --- stack ----------------------------------------------------------------------------------
@@ -168,13 +171,12 @@ def up(
     auth: bool = False,
 ) -> None:
     """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
-    from gemini_workflow import client_keys, diagnosis, docker_engine, stack, stack_up
+    from gemini_workflow import diagnosis, docker_engine, stack, stack_up
 
     plan = stack.plan_from_config(
         c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
     )
-    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
-        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
+    _client_keys_ready(plan.client_keys)
     client = docker_engine.connect(timeout=30)
     _build_missing(c, client, plan, no_build)
     wait = timeout or int(c.config.stack.timeout)
@@ -230,14 +232,13 @@ def dev(
     docker compose watch syncs the change into gemini-app and restarts it (a change to
     pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
     """
-    from gemini_workflow import client_keys, docker_engine, images, stack
     from gemini_workflow import dev as developing
+    from gemini_workflow import docker_engine, images, stack
 
     plan = stack.plan_from_config(
         c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
     )
-    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
-        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
+    _client_keys_ready(plan.client_keys)
     client = docker_engine.connect(timeout=30)
     _build_missing(c, client, plan, no_build)
     request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
@@ -384,7 +385,7 @@ def deploy_swarm(
     c: Context, ref: str = "", env: str = "", port: int = 0, replicas: int = 0, timeout: int = 0
 ) -> None:
     """Deploy a release by digest to Docker Swarm or roll to it: health-gated, rolls back itself."""
-    from gemini_workflow import docker_engine, probe
+    from gemini_workflow import docker_engine
     from gemini_workflow.deploy import plan as planning
     from gemini_workflow.deploy import rollout, swarm
 
@@ -399,20 +400,7 @@ def deploy_swarm(
         outcome = rollout.deploy(
             plan, client, timeout=timeout or int(c.config.deploy.timeout), progress=status.update
         )
-    console().print(rollout.status_table(outcome.statuses))
-    keys = _shown(plan.client_keys)
-    if outcome.created_keys:
-        console().print(f"created {keys} with one client key (0600)")
-    answer = rollout.answer(plan)
-    console().print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
-    console().print(
-        f"try: {probe.sample_curl(plan.url, {'Authorization': f'Bearer $(head -1 {keys})'})}"
-    )
-    if answer.status != 200:
-        raise rollout.DeployError(
-            f"the stack converged but /generate answered {answer.status}: {answer.text}"
-        )
-    console().print(f"answer through the proxy: {answer.text}")
+    rollout.greet(plan, outcome, console())
 
 
 @task(help={"timeout": "Seconds to wait for the stack to converge (default: deploy.timeout)."})
