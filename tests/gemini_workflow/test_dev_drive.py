@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +15,7 @@ from gemini_workflow import dev_drive
 from gemini_workflow.config import ROOT
 from gemini_workflow.dev import READY
 from gemini_workflow.errors import WorkflowError
+from tests.gemini_workflow.stack_support import answering
 
 SCHEMA = 'class HealthResponse(BaseModel):\n    status: Literal["ok"] = "ok"\n'
 
@@ -45,24 +42,12 @@ def serving(tmp_path: Path) -> Iterator[str]:
     path.parent.mkdir(parents=True)
     path.write_text(SCHEMA)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = re.search(r'= "([^"]*)"', path.read_text())
-            payload = json.dumps({"status": found.group(1) if found else None}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def status() -> dict[str, str | None]:
+        found = re.search(r'= "([^"]*)"', path.read_text())
+        return {"status": found.group(1) if found else None}
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with answering(200, status) as url:
+        yield url
 
 
 def test_edit_to_served_waits_for_the_answer_that_carries_the_edit(
