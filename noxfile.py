@@ -76,6 +76,7 @@ def tests(session: nox.Session) -> None:
         "tests",
         "--ignore=tests/smoke",
         "--ignore=tests/reliability",
+        "--ignore=tests/deploy",
         *session.posargs,
     )
     session.run("coverage", "report")
@@ -85,6 +86,7 @@ def tests(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Build the images and test the real containers, stack and registry on a real engine."""
     install(session, "test")
+    host_ready(session)
     session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -92,6 +94,7 @@ def smoke(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Measure size, rebuild, startup, latency and throughput; print a table, write JSON."""
     install(session, extras=("legacy",))
+    host_ready(session)
     session.run("python", "-m", "gemini_workflow.bench", *session.posargs)
 
 
@@ -99,6 +102,7 @@ def bench(session: nox.Session) -> None:
 def reliability(session: nox.Session) -> None:
     """Break a running stack on purpose: soak, outages, crashes, hostile input, key leaks."""
     install(session, "test", "reliability")
+    host_ready(session)
     session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -106,6 +110,7 @@ def reliability(session: nox.Session) -> None:
 def deploy(session: nox.Session) -> None:
     """Deploy to a real single-node swarm: roll, roll back, kill a task, remove; under load."""
     install(session, "test")
+    host_ready(session)
     session.run("pytest", "tests/deploy", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -118,6 +123,15 @@ def audit(session: nox.Session) -> None:
     """
     install(session, "audit")
     session.run("python", "-m", "gemini_workflow.audit", *session.posargs)
+
+
+def host_ready(session: nox.Session) -> None:
+    """The engine, plugins, base images and test tools (wrk, Chromium) this session drives.
+
+    `invoke bootstrap` changes nothing where all is there (about a second), so a session run
+    on its own works as well as one after the Quickstart.
+    """
+    session.run("invoke", "bootstrap", "--test-tools")
 
 
 def dockerfiles() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -18,6 +19,9 @@ from invoke.tasks import task
 
 from gemini_workflow.cli import console, reported
 from gemini_workflow.config import DEFAULTS
+
+if TYPE_CHECKING:
+    from gemini_workflow.stack import StackPlan
 
 # The checkout this tasks.py belongs to (a clone run with another checkout's .venv included).
 ROOT = Path(__file__).resolve().parent
@@ -34,21 +38,29 @@ def version(c: Context) -> None:
 # --- host -----------------------------------------------------------------------------------
 
 
-@task(help={"offline": "Use the offline path even where Docker Hub answers (to try what CI does)."})
+@task(
+    help={
+        "offline": "Use the offline path even where Docker Hub answers (to try what CI does).",
+        "test-tools": "Also install what the test sessions drive: wrk and Chromium (Debian).",
+    }
+)
 @reported
-def bootstrap(c: Context, offline: bool = False) -> None:
+def bootstrap(c: Context, offline: bool = False, test_tools: bool = False) -> None:
     """Prepare this host: toolchain check, engine, compose, buildx and, offline, base images."""
     from gemini_workflow import host
 
     options = host.Options(
-        root=ROOT, python_version=str(c.config.image.python_version), force_offline=offline
+        root=ROOT,
+        python_version=str(c.config.image.python_version),
+        force_offline=offline,
+        test_tools=test_tools,
     )
 
     def show(step: host.Step) -> None:
         mark = "[green]+[/]" if step.changed else "[dim]=[/]"
         console().print(f"{mark} {step.name}: {step.detail} [dim]({step.seconds:.1f} s)[/]")
 
-    with console().status("bootstrapping (a fresh host takes about two minutes)"):
+    with console().status("bootstrapping (a fresh host takes about a minute)"):
         steps = host.bootstrap(c, options, on_step=show)
     console().print(host.summary(steps))
     # Invoke read invoke.yaml before bootstrap (re)wrote it; read it again so the tasks after
@@ -126,9 +138,12 @@ def lock(c: Context, upgrade: bool = False) -> None:
     print(f"wrote {lockfile.UV_LOCK}, {written}; commit them with pyproject.toml")
 
 
-def _shown(path: Path) -> Path:
-    """A path as a user types it here: relative to the checkout when it is inside it."""
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+def _client_keys_ready(path: Path | None) -> None:
+    """With client keys wanted (--auth), make sure the key file exists, and say if it was made."""
+    from gemini_workflow import client_keys
+
+    if path is not None and client_keys.ensure(path):
+        console().print(f"created {client_keys.shown(path, ROOT)} with one client key (0600)")
 
 
 # --- stack ----------------------------------------------------------------------------------
@@ -136,7 +151,7 @@ def _shown(path: Path) -> Path:
 
 @task(
     help={
-        "env": "dev (default) or test, i.e. compose/env/NAME.env, or the path of an env file.",
+        "env": "dev (default), test or prod, i.e. compose/env/NAME.env, or an env file's path.",
         "no-build": "Fail instead of building images that are missing.",
         "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
         "keep-on-failure": "Leave a stack that failed to start running, for inspection.",
@@ -156,22 +171,14 @@ def up(
     auth: bool = False,
 ) -> None:
     """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
-    from gemini_workflow import client_keys, diagnosis, docker_engine, stack, stack_up
+    from gemini_workflow import diagnosis, docker_engine, stack, stack_up
 
     plan = stack.plan_from_config(
         c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
     )
-    if plan.client_keys is not None and client_keys.ensure(plan.client_keys):
-        console().print(f"created {_shown(plan.client_keys)} with one client key (0600)")
+    _client_keys_ready(plan.client_keys)
     client = docker_engine.connect(timeout=30)
-    missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
-    if missing and no_build:
-        raise stack.StackError(
-            f"missing {', '.join(missing)}: run `invoke build` (or drop --no-build)"
-        )
-    if missing:
-        console().print(f"building missing images: {', '.join(missing)}")
-        build(c, target=stack_up.build_target(plan.images, missing))
+    _build_missing(c, client, plan, no_build)
     wait = timeout or int(c.config.stack.timeout)
     console().print(plan.summary())
     with console().status("starting the stack") as status:
@@ -186,6 +193,63 @@ def up(
             ),
         )
     stack_up.greet(plan, result, console())
+
+
+def _build_missing(c: Context, client: Any, plan: StackPlan, no_build: bool) -> None:
+    """`up` and `dev` start this commit's images: build the missing ones, or say how to."""
+    from gemini_workflow import stack, stack_up
+
+    missing = stack_up.missing_images(client, [plan.images.app, plan.images.fake])
+    if missing and no_build:
+        raise stack.StackError(
+            f"missing {', '.join(missing)}: run `invoke build` (or drop --no-build)"
+        )
+    if missing:
+        console().print(f"building missing images: {', '.join(missing)}")
+        build(c, target=stack_up.build_target(plan.images, missing))
+
+
+@task(
+    help={
+        "env": "dev (default) or test, i.e. compose/env/NAME.env, or the path of an env file.",
+        "no-build": "Fail instead of building images that are missing.",
+        "timeout": "Seconds to wait for every service to be healthy (default: stack.timeout).",
+        "port": "Host port of the proxy (default: stack.port, 8080).",
+        "auth": "Require client keys, as `invoke up --auth` does.",
+    }
+)
+@reported
+def dev(
+    c: Context,
+    env: str = "",
+    no_build: bool = False,
+    timeout: int = 0,
+    port: int = 0,
+    auth: bool = False,
+) -> None:
+    """The stack of `up`, live: a save under src/gemini_service is served in about 2 s.
+
+    docker compose watch syncs the change into gemini-app and restarts it (a change to
+    pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
+    """
+    from gemini_workflow import dev as developing
+    from gemini_workflow import docker_engine, images, stack
+
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    _client_keys_ready(plan.client_keys)
+    client = docker_engine.connect(timeout=30)
+    _build_missing(c, client, plan, no_build)
+    request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
+    console().print(plan.summary())
+    developing.run(
+        developing.plan(plan, request, images.read_source_info(ROOT)),
+        client,
+        console(),
+        timeout=timeout or int(c.config.stack.timeout),
+        log_lines=int(c.config.stack.log_lines),
+    )
 
 
 @task(help={"volumes": "Also remove the stack's volumes."})
@@ -321,7 +385,7 @@ def deploy_swarm(
     c: Context, ref: str = "", env: str = "", port: int = 0, replicas: int = 0, timeout: int = 0
 ) -> None:
     """Deploy a release by digest to Docker Swarm or roll to it: health-gated, rolls back itself."""
-    from gemini_workflow import docker_engine, probe
+    from gemini_workflow import docker_engine
     from gemini_workflow.deploy import plan as planning
     from gemini_workflow.deploy import rollout, swarm
 
@@ -336,20 +400,7 @@ def deploy_swarm(
         outcome = rollout.deploy(
             plan, client, timeout=timeout or int(c.config.deploy.timeout), progress=status.update
         )
-    console().print(rollout.status_table(outcome.statuses))
-    keys = _shown(plan.client_keys)
-    if outcome.created_keys:
-        console().print(f"created {keys} with one client key (0600)")
-    answer = rollout.answer(plan)
-    console().print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
-    console().print(
-        f"try: {probe.sample_curl(plan.url, {'Authorization': f'Bearer $(head -1 {keys})'})}"
-    )
-    if answer.status != 200:
-        raise rollout.DeployError(
-            f"the stack converged but /generate answered {answer.status}: {answer.text}"
-        )
-    console().print(f"answer through the proxy: {answer.text}")
+    rollout.greet(plan, outcome, console())
 
 
 @task(help={"timeout": "Seconds to wait for the stack to converge (default: deploy.timeout)."})
@@ -465,9 +516,9 @@ def registry_down(c: Context, purge: bool = False) -> None:
 
 # --- the collection -------------------------------------------------------------------------
 
-ns = Collection(version, bootstrap, build, up, down, logs, ps, push, verify)
+ns = Collection(version, bootstrap, build, up, dev, down, logs, ps, push, verify)
 ns.add_collection(Collection("images", build, lock))
-ns.add_collection(Collection("stack", up, down, logs, ps))
+ns.add_collection(Collection("stack", up, dev, down, logs, ps))
 ns.add_collection(Collection("release", push, verify))
 ns.add_collection(Collection("registry", registry_up, registry_down))
 ns.add_collection(Collection("deploy", deploy_swarm, rollback, status, deploy_down, deploy_render))

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi_swagger import patch_fastapi
 from starlette.exceptions import HTTPException
 
 from gemini_service import __version__
@@ -44,7 +45,13 @@ def create_app(settings: Settings, client: GeminiClient | None = None) -> FastAP
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(gemini),
+        # FastAPI's own pages load Swagger UI (and ReDoc) from a CDN: blank offline.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    # /docs, with Swagger UI's JavaScript and CSS served by the app from the package.
+    patch_fastapi(app, redirect_from_root_to_docs=False)
     app.include_router(create_router(settings, gemini))
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -40,3 +40,8 @@ def read(path: Path) -> list[str]:
 def header(path: Path) -> dict[str, str]:
     """The header a caller sends, with the first key (for the first answer after a start)."""
     return {"Authorization": f"Bearer {read(path)[0]}"}
+
+
+def shown(path: Path, root: Path) -> Path:
+    """The key file as a user types it: relative to the checkout when it is inside it."""
+    return path.relative_to(root) if path.is_relative_to(root) else path

@@ -71,6 +71,14 @@ class ComposeProject:
             raise ComposeError(f"`docker compose {' '.join(args)}` failed:\n{tail}")
         return done
 
+    def spawn(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
+        """Start a compose command that runs until stopped (`watch`, `logs --follow`).
+
+        Text mode; `popen` takes Popen's other options (stdout, stderr). The caller owns the
+        process: it must stop it (SIGINT: the docker CLI passes it on to compose) and wait.
+        """
+        return subprocess.Popen(self.command(*args), env=self._environment(), text=True, **popen)
+
     def up(self, timeout: int, client: Any = None, progress: Progress | None = None) -> UpResult:
         """`up --detach --wait`: every service healthy, or a failed result with the output.
 

@@ -26,6 +26,15 @@ LOG: Final = Path("/var/log/gemini-engine.log")
 PACKAGES: Final = ("docker.io", "containerd")  # from Debian testing
 CLI_PACKAGE: Final = "docker-cli"  # from Debian testing, only where no docker CLI exists
 HOST_PACKAGES: Final = ("runc", "tini", "iptables")  # bookworm's own
+# Debian testing moves on; the release this project's images and stacks were proven with.
+TESTED: Final = "28.5"
+
+
+def tested_note(version: str) -> str:
+    """Empty for the tested release; otherwise a note that says what moved."""
+    if version.startswith(TESTED):
+        return ""
+    return f" (Debian testing now carries {version}; this project was tested with {TESTED})"
 
 
 def installed() -> bool:

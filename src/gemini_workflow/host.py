@@ -27,7 +27,15 @@ from typing import Any
 from invoke.context import Context
 from packaging.version import Version
 
-from gemini_workflow import debian, engine, local_registry, toolchain, wait, wheelhouse
+from gemini_workflow import (
+    debian,
+    engine,
+    local_registry,
+    session_tools,
+    toolchain,
+    wait,
+    wheelhouse,
+)
 from gemini_workflow.errors import WorkflowError
 
 STANDIN_PYTHON = "gemini-local/python:3.11-slim-bookworm"
@@ -65,6 +73,8 @@ class Options:
     # Use the offline path even where Docker Hub answers (to try what CI does).
     force_offline: bool = False
     engine_wait_seconds: float = 30.0
+    # Also what the test sessions need on the host (wrk, a browser): `bootstrap --test-tools`.
+    test_tools: bool = False
     plugin_dir: Path = field(default_factory=lambda: default_plugin_dir())
     tools_dir: Path = field(default_factory=lambda: local_registry.tools_dir())
 
@@ -137,7 +147,9 @@ def ensure_engine(c: Context, options: Options) -> Step:
         raise WorkflowError(
             f"dockerd did not answer within {options.engine_wait_seconds:g} s: read {engine.LOG}"
         ) from None
-    return Step("engine", True, f"{installed}started dockerd {engine_version(c)}, log {engine.LOG}")
+    started = engine_version(c) or "?"
+    note = engine.tested_note(started) if installed else ""
+    return Step("engine", True, f"{installed}started dockerd {started}{note}, log {engine.LOG}")
 
 
 def checked_engine(version: str) -> str:
@@ -323,12 +335,14 @@ def bootstrap(
     run(lambda: ensure_buildx(c, options))
     if hub_reachable() and not options.force_offline:
         run(lambda: Step("base images", False, "Docker Hub reachable: the pinned images apply"))
-        return steps
-    run(lambda: ensure_python_standin(c, options))
-    run(lambda: ensure_nginx_standin(c, options))
-    run(lambda: ensure_wheelhouse(c, options))
-    run(lambda: ensure_registry_binary(c, options))
-    run(lambda: record_offline(options))
+    else:
+        run(lambda: ensure_python_standin(c, options))
+        run(lambda: ensure_nginx_standin(c, options))
+        run(lambda: ensure_wheelhouse(c, options))
+        run(lambda: ensure_registry_binary(c, options))
+        run(lambda: record_offline(options))
+    if options.test_tools:
+        run(lambda: Step("test tools", *session_tools.ensure(c)))
     return steps
 
 

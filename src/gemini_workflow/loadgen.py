@@ -150,24 +150,14 @@ def find_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def ensure_wrk(*, install: bool = True) -> str:
-    """Return wrk's path, installing Debian's package on demand (the bench needs root)."""
-    path = find_wrk()
-    if path:
-        return path
-    if not install or not shutil.which("apt-get"):
-        raise LoadgenError("wrk is not installed; install it with `apt-get install wrk`")
-    print("wrk (the load generator) is not installed: installing Debian's `wrk` with apt-get")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise LoadgenError(
-                f"`{' '.join(command)}` failed ({done.stderr.strip()[-500:]}); "
-                "install wrk by hand and run again"
-            )
+def ensure_wrk() -> str:
+    """wrk's path, or an error saying how to install it (the project's setup does)."""
     path = find_wrk()
     if not path:
-        raise LoadgenError("apt-get installed wrk but it is not on PATH")
+        raise LoadgenError(
+            "wrk (the load generator) is not installed: run `invoke bootstrap --test-tools`"
+            " (root on Debian/Ubuntu), or install it with your package manager"
+        )
     return path
 
 

@@ -116,6 +116,8 @@ class StackPlan:
     """Extra compose files (tests and the bench publish every hop: compose.PUBLISH_ALL)."""
     client_keys: Path | None = None
     """With `--auth`: the client key file, so /generate needs `Authorization: Bearer <key>`."""
+    overlay_env: Mapping[str, str] = field(default_factory=dict)
+    """Variables only an overlay reads (compose.dev.yaml: the dev image and its build inputs)."""
 
     @property
     def uses_real_key(self) -> bool:
@@ -157,6 +159,7 @@ class StackPlan:
             "GEMINI_APP_IMAGE": self.images.app,
             "GEMINI_FAKE_IMAGE": self.images.fake,
             "GEMINI_PROXY_IMAGE": self.images.proxy,
+            **self.overlay_env,
         }
 
     def compose(self) -> ComposeProject:

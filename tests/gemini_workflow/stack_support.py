@@ -34,19 +34,6 @@ def make_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """A repo-shaped directory with the two committed environments."""
-    env_dir = tmp_path / "compose" / "env"
-    env_dir.mkdir(parents=True)
-    (env_dir / "dev.env").write_text("LOG_LEVEL=debug\n")
-    (env_dir / "test.env").write_text(
-        f"GEMINI_UPSTREAM={FAKE_UPSTREAM}\nFAKE_GEMINI_LATENCY_MS=1\n"
-    )
-    (tmp_path / "compose" / "placeholder-api-key.txt").write_text("placeholder\n")
-    return tmp_path
-
-
 def plan(root: Path, env: str = "dev", environ: dict[str, str] | None = None) -> stack.StackPlan:
     return stack.plan_stack(
         root=root,
@@ -174,16 +161,23 @@ def install_fake_compose(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, int]
 
 @contextmanager
 def answering(status: int, body: Any) -> Iterator[str]:
-    """A stand-in for the proxy on a free port, answering /generate with STATUS and BODY."""
+    """A stand-in for the proxy on a free port, answering any GET or POST with STATUS and BODY.
+
+    BODY may be a callable, asked again for every request (a server whose answer changes).
+    """
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        def do_GET(self) -> None:
+            now = body() if callable(body) else body
+            payload = now if isinstance(now, bytes) else json.dumps(now).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.do_GET()
 
         def log_message(self, *_: Any) -> None:
             pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,3 +97,20 @@ def test_up_returns_as_soon_as_compose_exits_not_at_the_next_poll(
 
     assert result.ok
     assert result.seconds < 0.4  # the poll interval is 0.5 s: the bench times `up` with this
+
+
+def test_spawn_starts_the_command_with_the_project_s_variables(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    def command(self: ComposeProject, *args: str) -> list[str]:
+        seen.append(args)
+        return [sys.executable, "-c", "import os; print(os.environ['GEMINI_X'])"]
+
+    monkeypatch.setattr(ComposeProject, "command", command)
+    project = ComposeProject("p1", env={"GEMINI_X": "from-the-plan"}, root=root)
+    process = project.spawn("watch", "--no-up", stdout=subprocess.PIPE)
+    output, _ = process.communicate(timeout=30)
+    assert (process.returncode, output.strip()) == (0, "from-the-plan")
+    assert seen == [("watch", "--no-up")]

@@ -58,3 +58,10 @@ def test_without_a_docker_cli_testing_s_cli_is_unpacked_and_linked(
     ran = [call.args[0] for call in c.run.call_args_list]
     assert any(cmd.endswith(" download docker-cli") for cmd in ran)
     assert ran[-1] == f"ln -sf {engine.ROOT_DIR}/usr/bin/docker /usr/local/bin/docker"
+
+
+def test_another_release_than_the_tested_one_is_noted() -> None:
+    assert engine.tested_note("28.5.2+dfsg4") == ""
+    assert engine.tested_note("29.1.0+dfsg1") == (
+        " (Debian testing now carries 29.1.0+dfsg1; this project was tested with 28.5)"
+    )

@@ -350,3 +350,15 @@ def test_a_missing_registry_binary_is_taken_from_the_debian_package_without_root
     assert extract.endswith(
         f"mv {tmp_path}/tools/docker-registry.partial {tmp_path}/tools/docker-registry"
     )
+
+
+def test_test_tools_come_last_and_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host.session_tools, "ensure", lambda c: (False, "ok"))
+    asked = host.bootstrap(
+        ready(tmp_path), options(tmp_path, test_tools=True), hub_reachable=lambda: True
+    )
+    assert asked[-1].name == "test tools"
+    plain = host.bootstrap(ready(tmp_path), options(tmp_path), hub_reachable=lambda: True)
+    assert "test tools" not in [step.name for step in plain]

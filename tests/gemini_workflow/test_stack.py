@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -173,3 +174,11 @@ def test_the_plan_s_compose_project_carries_the_plan_s_name_variables_and_overla
     assert project.name == "gs-unit"
     assert project.env == chosen.compose_env()
     assert project.command("ps")[-3:] == ["-f", str(root / PUBLISH_ALL), "ps"]
+
+
+def test_overlay_variables_reach_compose_next_to_the_plan_s_own(root: Path) -> None:
+    chosen = dataclasses.replace(plan(root), overlay_env={"GEMINI_DEV_APP_IMAGE": "app:dev"})
+    env = chosen.compose_env()
+    assert env["GEMINI_DEV_APP_IMAGE"] == "app:dev"
+    assert env["GEMINI_APP_IMAGE"] == IMAGES.app
+    assert "GEMINI_DEV_APP_IMAGE" not in plan(root).compose_env()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,6 @@ from gemini_workflow import config, docker_engine
 from tests.gemini_workflow.stack_support import FakeClient
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tasks() -> Any:
-    """tasks.py as a module, loaded by path like invoke does."""
-    spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def task_context(run: dict[Any, Result] | None = None) -> MockContext:
@@ -51,6 +39,7 @@ def test_everyday_tasks_are_top_level_and_in_their_namespace(tasks: Any) -> None
     for everyday, namespaced in [
         ("build", "images.build"),
         ("up", "stack.up"),
+        ("dev", "stack.dev"),
         ("push", "release.push"),
     ]:
         assert {everyday, namespaced} <= names
@@ -70,6 +59,14 @@ def test_up_without_build_names_the_missing_images(
     monkeypatch.setattr(docker_engine, "connect", lambda timeout=0: FakeClient([]))
     with pytest.raises(Exit, match=r"missing gemini-service:sha-.*invoke build"):
         tasks.up(task_context(), no_build=True)
+
+
+def test_dev_without_build_names_the_missing_images_before_starting_anything(
+    tasks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(docker_engine, "connect", lambda timeout=0: FakeClient([]))
+    with pytest.raises(Exit, match=r"missing gemini-service:sha-.*invoke build"):
+        tasks.dev(task_context(), no_build=True)
 
 
 def test_ps_task_says_how_to_start_a_stack_that_is_not_running(

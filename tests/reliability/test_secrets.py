@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gemini_service.fake.faults import CATALOGUE
-from gemini_workflow import docker_engine, images
+from gemini_workflow import docker_engine, image_checks
 from gemini_workflow.stack import Images
 from gemini_workflow.stack_up import RunningStack
 from tests.reliability.traffic import CANARY_KEY, Call, Outcome, leaks, send
@@ -63,6 +63,7 @@ def test_key_is_in_no_image_layer(stack_images: Images, which: str) -> None:
     ref = getattr(stack_images, which)
     client = docker_engine.connect(timeout=300)
 
-    found = images.find_in_stream(docker_engine.save_image(client, ref), [CANARY_KEY.encode()])
+    saved = docker_engine.save_image(client, ref)
+    found = image_checks.find_in_stream(saved, [CANARY_KEY.encode()])
 
     assert not found

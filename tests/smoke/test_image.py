@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_workflow import docker_engine, images, wait
+from gemini_workflow import docker_engine, image_checks, images, wait
 from gemini_workflow.errors import WorkflowError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,7 @@ def test_image_policies_hold(engine: Any, built_images: dict[str, str], target: 
     assert config["User"] == "10001:10001"
     assert config["Healthcheck"]["Test"][:2] == ["CMD", "python"]
     assert config["Entrypoint"][0] == "python"  # exec form: no shell between Docker and PID 1
-    assert images.find_secrets(inspect, docker_engine.image_history(engine, ref)) == []
+    assert image_checks.find_secrets(inspect, docker_engine.image_history(engine, ref)) == []
 
 
 @pytest.mark.parametrize("target", ["app", "fake"])
@@ -202,7 +202,7 @@ def test_no_runtime_secret_or_build_tool_in_the_layers(
     saved = docker_engine.save_image(engine, built_images["app"])
     venv_pip = f"opt/venv/lib/python{invoke_config.image.python_version}/site-packages/pip/"
     needles = [b"smoke-test-key", venv_pip.encode(), b"usr/bin/gcc"]
-    assert images.find_in_stream(saved, needles) == set()
+    assert image_checks.find_in_stream(saved, needles) == set()
 
 
 # --- .dockerignore ------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def build_and_search(engine: Any, config: Any, context: Path, canary: bytes) -> 
     )
     try:
         docker_engine.build(spec, quiet=True)
-        return bool(images.find_in_stream(docker_engine.save_image(engine, tag), [canary]))
+        return bool(image_checks.find_in_stream(docker_engine.save_image(engine, tag), [canary]))
     finally:
         docker_engine.remove_image(engine, tag)
 

@@ -26,9 +26,8 @@ from gemini_workflow.release import ImageReference, ReleaseError
 from tests.smoke import test_release
 from tests.smoke.test_release import git, local_name, push
 
-# The release tests' fixtures, shared rather than copied: a fresh local registry (module
-# scope), the session's app image, a clean clone at 1.2.0, images derived from the app image.
-registry = test_release.registry
+# The release tests' fixtures, shared rather than copied: the session's app image, a clean
+# clone at 1.2.0, images derived from the app image (the registry comes from conftest).
 app_image = test_release.app_image
 clone = test_release.clone
 make_image = test_release.make_image

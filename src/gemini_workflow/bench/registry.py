@@ -14,6 +14,7 @@ from gemini_workflow.bench.run import BenchRun
 from gemini_workflow.bench.sections import (
     cpu,
     deploy,
+    dev_loop,
     images,
     reproducible,
     service,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Section] = {
         Section("images", images.measure),
         Section("startup", startup.measure),
         Section("up", up.measure),
+        Section("dev_loop", dev_loop.measure),
         Section("service", service.measure),
         Section("cpu", cpu.measure),
         Section("deploy", deploy.measure),

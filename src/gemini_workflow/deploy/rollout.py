@@ -262,6 +262,24 @@ def _quietly(action: Callable[[], object]) -> None:
         return
 
 
+def greet(plan: DeployPlan, outcome: Outcome, console: Any) -> probe.Answer:
+    """After a converged deploy: the services, where to call, how, and one real answer."""
+    console.print(status_table(outcome.statuses))
+    keys = client_keys.shown(plan.client_keys, plan.root)
+    if outcome.created_keys:
+        console.print(f"created {keys} with one client key (0600)")
+    console.print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
+    shown = {"Authorization": f"Bearer $(head -1 {keys})"}
+    console.print(f"try: {probe.sample_curl(plan.url, shown)}")
+    reply = answer(plan)
+    if reply.status != 200:
+        raise DeployError(
+            f"the stack converged but /generate answered {reply.status}: {reply.text}"
+        )
+    console.print(f"answer through the proxy: {reply.text}")
+    return reply
+
+
 def status_table(statuses: Sequence[ServiceStatus]) -> Any:
     """`invoke deploy.status`: one row per service, with the image each one runs."""
     from rich.table import Table

@@ -21,6 +21,7 @@ def test_the_sections_and_their_order_are_the_command_lines_contract() -> None:
         "images",
         "startup",
         "up",
+        "dev_loop",
         "service",
         "cpu",
         "deploy",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,7 @@ from invoke.exceptions import Exit
 
 from gemini_workflow import config
 from gemini_workflow.deploy import commands, render
-from tests.gemini_workflow.deploy.conftest import APP, AR_APP, ROOT
-
-
-@pytest.fixture(scope="module")
-def tasks() -> Any:
-    spec = importlib.util.spec_from_file_location("tasks_for_render", ROOT / "tasks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.gemini_workflow.deploy.conftest import APP, AR_APP
 
 
 def settings() -> dict[str, Any]:
