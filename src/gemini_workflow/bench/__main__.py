@@ -27,9 +27,9 @@ from gemini_workflow.errors import WorkflowError
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="nox -s bench --",
-        description="Measure image size, rebuild, startup and service figures side by side.",
+        description="Measure the workflow's and the service's figures next to their references.",
         epilog="sections, in the order they run:\n"
-        + "\n".join(f"  {s.name:<8} {s.summary}" for s in SECTIONS.values()),
+        + "\n".join(f"  {s.name:<12} {s.summary}" for s in SECTIONS.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -45,11 +45,31 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--latency-seconds", type=float, default=4.0, help="duration of one latency run"
     )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        choices=list(SECTIONS),
+        default=[],
+        help="leave this section out (repeatable)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: one run per figure, 3 s load and 2 s latency runs (figures are rough)",
+    )
     parser.add_argument("--output", type=Path, default=Path("build/bench.json"))
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.quick:
+        args.runs, args.load_seconds, args.latency_seconds = 1, 3.0, 2.0
     return args
+
+
+def chosen(args: argparse.Namespace) -> list[str]:
+    """The sections to run, in registry order: --only (default all) minus --skip."""
+    wanted = args.only or list(SECTIONS)
+    return [name for name in SECTIONS if name in wanted and name not in args.skip]
 
 
 def run_sections(run: BenchRun, report: Report, names: Sequence[str]) -> list[str]:
@@ -88,7 +108,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         return 1
     with run:
         report.environment = run.environment()
-        failed = run_sections(run, report, args.only or list(SECTIONS))
+        failed = run_sections(run, report, chosen(args))
     report.notes += run.leftovers
     report.environment["duration_s"] = round(time.perf_counter() - started, 1)
     write(report, args.output)

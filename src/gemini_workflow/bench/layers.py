@@ -1,7 +1,8 @@
 """An image's size and layers, and what a rebuild changed, read from the engine.
 
 Sizes are uncompressed: a layer's bytes in `docker save`, keyed by its diff id (the id in
-`RootFS.Layers`), so two images can be compared layer by layer.
+`RootFS.Layers`), so two images can be compared layer by layer. Both archive layouts are read:
+Docker 24's (`<id>/layer.tar`) and the OCI layout Docker 25 and later write (`blobs/sha256/`).
 """
 
 from __future__ import annotations
@@ -63,16 +64,17 @@ def layer_sizes(client: Any, ref: str) -> dict[str, int]:
     manifest: list[dict[str, Any]] = []
     with tarfile.open(fileobj=reader, mode="r|") as archive:
         for member in archive:
-            if member.name.endswith("layer.tar"):
-                if member.issym():  # a layer shared with another image of the archive
-                    links[member.name] = os.path.normpath(
-                        os.path.join(os.path.dirname(member.name), member.linkname)
-                    )
-                else:
-                    sizes_by_path[member.name] = member.size
-            elif member.name == "manifest.json":
+            if member.name == "manifest.json":
                 extracted = archive.extractfile(member)
                 manifest = json.load(extracted) if extracted else []
+            elif member.issym():  # a layer shared with another image of the archive
+                links[member.name] = os.path.normpath(
+                    os.path.join(os.path.dirname(member.name), member.linkname)
+                )
+            elif member.isfile():
+                # Any file may be a layer: `<id>/layer.tar` up to Docker 24, an OCI blob
+                # (`blobs/sha256/<digest>`) from Docker 25 on. The manifest says which are.
+                sizes_by_path[member.name] = member.size
     paths = manifest[0]["Layers"] if manifest else []
     return {
         diff_id: sizes_by_path.get(links.get(path, path), 0)

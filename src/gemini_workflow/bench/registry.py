@@ -11,7 +11,16 @@ from dataclasses import dataclass
 
 from gemini_workflow.bench.report import Report
 from gemini_workflow.bench.run import BenchRun
-from gemini_workflow.bench.sections import dev_loop, images, service, startup, up
+from gemini_workflow.bench.sections import (
+    cpu,
+    deploy,
+    dev_loop,
+    images,
+    reproducible,
+    service,
+    startup,
+    up,
+)
 
 Measure = Callable[[BenchRun, Report], None]
 
@@ -35,5 +44,8 @@ SECTIONS: dict[str, Section] = {
         Section("up", up.measure),
         Section("dev_loop", dev_loop.measure),
         Section("service", service.measure),
+        Section("cpu", cpu.measure),
+        Section("deploy", deploy.measure),
+        Section("reproducible", reproducible.measure),
     )
 }

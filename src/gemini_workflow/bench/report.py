@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # rich is imported when a table is rendered
     from rich.table import Table
 
 MB: Final = 1_000_000
+YES_NO: Final = "yes/no"
+"""The unit of a figure that states a fact (1 = yes, 0 = no), such as "the two IDs match"."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ def at_most(limit: float) -> Judge:
     return lambda value, _reference: value.median < limit
 
 
+def every_run_at_most(limit: float) -> Judge:
+    """Not the median: every run stays at or under `limit` (a goal of "0 failed" each time)."""
+    return lambda value, _reference: value.max <= limit
+
+
+def is_yes() -> Judge:
+    """A YES_NO figure: met when it says yes."""
+    return lambda value, _reference: value.median >= 1
+
+
 def at_most_share(share: float) -> Judge:
     """The median is at most `share` of the reference's median."""
     return lambda value, reference: (
@@ -131,6 +143,8 @@ COLUMNS: Final = ("figure", "measured", "reference", "ratio", "goal", "verdict")
 def format_stats(stats: Stats | None, unit: str) -> str:
     if stats is None:
         return "-"
+    if unit == YES_NO:  # a fact, not a quantity: 1 for yes, 0 for no
+        return "yes" if stats.median >= 1 else "no"
     digits = 0 if abs(stats.median) >= 100 else 1 if abs(stats.median) >= 10 else 2
     if unit == "layers" or (unit == "req/s" and stats.median >= 10):
         digits = 0

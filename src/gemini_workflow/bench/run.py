@@ -3,8 +3,10 @@
 Sections get the BenchRun instead of module globals. Every image tag, container and compose
 project a section creates is named after the run id through this object, so that closing the
 run (it is a context manager) removes exactly those, whatever happened, and says what it
-could not remove. Stacks are the project's own: planned as StackPlans with the PUBLISH_ALL
-overlay and started by stack_up, like `invoke up` and the test suites start theirs.
+could not remove. Anything else a section starts (a host process, a registry, a swarm stack,
+a network) is registered with `defer`, so the same close undoes it. Stacks are the project's
+own: planned as StackPlans with the PUBLISH_ALL overlay and started by stack_up, like `invoke
+up` and the test suites start theirs.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class BenchRun:
         self._tags: list[str] = []
         self._containers: list[str] = []
         self._stacks: dict[str, StackPlan] = {}
+        self._deferred: list[tuple[str, Callable[[], None]]] = []
 
     @classmethod
     def start(cls, options: Options, console: Console) -> BenchRun:
@@ -108,6 +111,27 @@ class BenchRun:
                 container.remove(force=True)
         if name in self._containers:
             self._containers.remove(name)
+
+    def name(self, what: str) -> str:
+        """A name of this run for anything else the engine holds (a network, a stack)."""
+        return f"gemini-bench-{self.id}-{what}"
+
+    def defer(self, what: str, undo: Callable[[], None]) -> Callable[[], None]:
+        """Register how to undo something a section started; returns "undo it now".
+
+        Calling the returned function runs `undo` once and forgets it; whatever is still
+        registered when the run closes is undone then, newest first (a stack before the
+        registry its images came from).
+        """
+        entry = (what, undo)
+        self._deferred.append(entry)
+
+        def now() -> None:
+            if entry in self._deferred:
+                self._deferred.remove(entry)
+                undo()
+
+        return now
 
     # ------------------------------------------------------------------------ stacks
 
@@ -165,10 +189,13 @@ class BenchRun:
     # ----------------------------------------------------------------------- cleanup
 
     def close(self) -> None:
-        """Remove stacks, then containers, then image tags, then the scratch directory.
+        """Undo what was deferred, then remove stacks, containers, image tags, scratch dir.
 
         Every removal is tried; what fails is recorded in `leftovers`, for the report.
         """
+        while self._deferred:
+            what, undo = self._deferred.pop()
+            self._try(what, undo)
         for plan in list(self._stacks.values()):
             self._try(f"compose project {plan.project}", functools.partial(self.stop_stack, plan))
         for name in list(self._containers):

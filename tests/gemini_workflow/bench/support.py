@@ -37,13 +37,20 @@ def result(p50: float, p99: float, requests: int = 100, ok: int = 100) -> loadge
     )
 
 
-def saved_archive(layers: list[tuple[str, bytes]], *, link_last: bool = False) -> bytes:
-    """A `docker save` archive: one layer.tar per layer, in manifest order."""
+def saved_archive(
+    layers: list[tuple[str, bytes]], *, link_last: bool = False, oci: bool = False
+) -> bytes:
+    """A `docker save` archive: one layer.tar per layer, in manifest order; or, with `oci`,
+    Docker 25's layout: every layer a blob, next to a config blob that is not a layer."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         paths = []
+        if oci:
+            config = tarfile.TarInfo("blobs/sha256/c0ffee")
+            config.size = 3000
+            archive.addfile(config, io.BytesIO(b"c" * 3000))
         for n, (_diff_id, content) in enumerate(layers):
-            path = f"l{n}/layer.tar"
+            path = f"blobs/sha256/{n:064x}" if oci else f"l{n}/layer.tar"
             info = tarfile.TarInfo(path)
             if link_last and n == len(layers) - 1:
                 info.type, info.linkname = tarfile.SYMTYPE, "../l0/layer.tar"
@@ -61,10 +68,15 @@ def saved_archive(layers: list[tuple[str, bytes]], *, link_last: bool = False) -
 
 class FakeImage:
     def __init__(
-        self, layers: Sequence[tuple[str, bytes]] = (), *, size: int = 1000, link_last: bool = False
+        self,
+        layers: Sequence[tuple[str, bytes]] = (),
+        *,
+        size: int = 1000,
+        link_last: bool = False,
+        oci: bool = False,
     ) -> None:
         self.attrs = {"Size": size, "RootFS": {"Layers": [d for d, _ in layers]}}
-        self._tar = saved_archive(list(layers), link_last=link_last)
+        self._tar = saved_archive(list(layers), link_last=link_last, oci=oci)
 
     def save(self, chunk_size: int = 700, named: bool = False) -> Iterator[bytes]:
         for start in range(0, len(self._tar), 700):  # chunks that split tar headers

@@ -20,6 +20,15 @@ def test_layer_sizes_come_from_docker_save_including_linked_layers() -> None:
     assert layers.layer_ids(engine, "img") == ["sha256:a", "sha256:b", "sha256:c"]
 
 
+def test_layer_sizes_read_the_oci_layout_of_docker_25_and_later() -> None:
+    image = FakeImage([("sha256:a", b"a" * 700), ("sha256:b", b"b" * 42)], oci=True)
+
+    assert layers.layer_sizes(FakeEngine({"img": image}), "img") == {
+        "sha256:a": 700,
+        "sha256:b": 42,
+    }
+
+
 def test_changed_bytes_count_only_layers_the_old_image_lacks() -> None:
     before = FakeImage([("sha256:base", b"x" * 100), ("sha256:old", b"o" * 7)])
     after = FakeImage([("sha256:base", b"x" * 100), ("sha256:new", b"n" * 42)])

@@ -17,7 +17,16 @@ from tests.gemini_workflow.bench.support import FakeEngine, make_run, quiet
 
 
 def test_the_sections_and_their_order_are_the_command_lines_contract() -> None:
-    assert list(SECTIONS) == ["images", "startup", "up", "dev_loop", "service"]
+    assert list(SECTIONS) == [
+        "images",
+        "startup",
+        "up",
+        "dev_loop",
+        "service",
+        "cpu",
+        "deploy",
+        "reproducible",
+    ]
     assert all(name == section.name for name, section in SECTIONS.items())
     assert SECTIONS["startup"].summary.startswith("Container start to the first 200")
 
@@ -31,7 +40,17 @@ def test_arguments_default_to_all_sections_and_three_runs() -> None:
     assert bench_main.parse_args(["--only", "images", "--only", "up"]).only == ["images", "up"]
 
 
-@pytest.mark.parametrize("argv", [["--only", "nonsense"], ["--runs", "0"]])
+def test_quick_is_one_short_run_and_skip_leaves_sections_out() -> None:
+    args = bench_main.parse_args(["--quick", "--skip", "deploy", "--skip", "images"])
+
+    assert (args.runs, args.load_seconds, args.latency_seconds) == (1, 3.0, 2.0)
+    assert "deploy" not in bench_main.chosen(args)
+    assert bench_main.chosen(args)[0] == "startup"
+    only = bench_main.parse_args(["--only", "cpu", "--only", "images", "--skip", "cpu"])
+    assert bench_main.chosen(only) == ["images"]
+
+
+@pytest.mark.parametrize("argv", [["--only", "nonsense"], ["--runs", "0"], ["--skip", "x"]])
 def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench_main.parse_args(argv)

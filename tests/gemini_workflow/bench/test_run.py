@@ -209,3 +209,25 @@ def test_write_env_file_pins_the_fake_first(tmp_path: Path) -> None:
     write_env_file(path, {"LOG_LEVEL": "info"})
 
     assert path.read_text() == f"GEMINI_UPSTREAM={FAKE_UPSTREAM}\nLOG_LEVEL=info\n"
+
+
+def test_deferred_undos_run_once_newest_first_and_a_failure_is_a_leftover(
+    tmp_path: Path,
+) -> None:
+    done: list[str] = []
+    run = make_run(tmp_path)
+    run.defer("registry", lambda: done.append("registry"))
+    now = run.defer("process", lambda: done.append("process"))
+    run.defer("stack", lambda: done.append("stack"))
+
+    def broken() -> None:
+        raise RuntimeError("still in use")
+
+    run.defer("network n", broken)
+    now()
+    now()  # undone already: nothing happens
+    run.close()
+
+    assert done == ["process", "stack", "registry"]
+    assert run.leftovers == ["could not remove network n: still in use"]
+    assert run.name("net") == "gemini-bench-r1-net"

@@ -1,4 +1,4 @@
-"""Figures 6-7 in containers: each hop's latency and throughput, judged against its goal."""
+"""Issue 11 goals 2-3 in containers: each hop's latency and throughput, judged by its goal."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ def test_latency_figures_subtract_the_fake_run_by_run() -> None:
     report = Report()
     lat = {
         "fake": [result(1.0, 2.0), result(1.2, 3.0)],
-        "app": [result(3.0, 9.0), result(3.4, 9.0)],
+        "app": [result(2.8, 9.0), result(3.1, 9.0)],
         "proxy": [result(5.0, 12.0), result(9.2, 13.0)],
     }
 
     service.add_latency_figures(report, lat)
 
     figures = {f.key: f for f in report.figures}
-    assert figures["added_latency_app_p50"].value.runs == (2.0, pytest.approx(2.2))
-    assert figures["added_latency_app_p50"].met is True
+    assert figures["added_latency_app_p50"].value.runs == pytest.approx((1.8, 1.9))
+    assert figures["added_latency_app_p50"].met is True  # under 2 ms direct
     assert figures["added_latency_proxy_p50"].value.runs == pytest.approx((4.0, 8.0))
     assert figures["added_latency_proxy_p50"].met is False
     assert figures["added_latency_app_p99"].met is None
@@ -45,7 +45,7 @@ def test_throughput_figures_are_judged_against_the_ideal_rate() -> None:
     assert figures["throughput_app"].reference is not None
     assert figures["throughput_app"].reference.median == 256.0
     assert figures["throughput_app"].met is True  # 225 >= 85% of 256
-    assert figures["throughput_proxy"].met is False  # 150 < 75% of 256
+    assert figures["throughput_proxy"].met is False  # 150 < 85% of 256
     assert figures["throughput_fake"].met is None
     assert figures["app_rss_under_load"].value.median == 125.0
     assert [f.key for f in report.figures] == [

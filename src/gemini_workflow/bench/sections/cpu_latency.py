@@ -1,0 +1,183 @@
+"""Issue 11 goals 3 and 6 on the host: latency added at concurrency 1, and streaming.
+
+Both are taken over the fake answering in 10 ms, and both subtract what the fake itself
+takes in the same round: its own p50/p99 when called directly, its own time to the first
+streamed byte. What is left is what the service adds. Part of the `cpu` section.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Final
+
+from gemini_workflow.bench import procs, targets
+from gemini_workflow.bench.load import (
+    BENCH_KEY,
+    JSON,
+    Target,
+    app_target,
+    check,
+    fake_target,
+    latency_run,
+)
+from gemini_workflow.bench.report import Report, Stats, at_most, figure
+from gemini_workflow.bench.rounds import loaded, median, rotations
+from gemini_workflow.bench.run import BenchRun
+from gemini_workflow.bench.targets import MINIMAL, RAW, REST, SERVICE
+
+LATENCY_FAKE_MS: Final = 10
+ADDED_P50_GOAL_MS: Final = 2.0
+STREAM_PROMPT: Final = " ".join(f"word{n}" for n in range(31))
+"""The fake echoes "Echo: " and the prompt, a few words a chunk: 8 chunks for this one."""
+STREAM_CONNECTIONS: Final = 64
+TTFB_SAMPLES: Final = 50
+FAKE_STREAM: Final = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+
+
+def latency(run: BenchRun, report: Report) -> None:
+    """Goal 3: p50 and p99 at concurrency 1, minus the fake's own in the same round."""
+    chosen = [SERVICE, MINIMAL, RAW, REST]
+    added: dict[str, dict[str, list[float]]] = {t.label: {"p50": [], "p99": []} for t in chosen}
+    fake_p50: list[float] = []
+    fake = targets.start_fake(run, LATENCY_FAKE_MS)
+    with procs.serving([fake]):
+        servers = targets.start_all(run, chosen, fake.url)
+        with procs.serving(list(servers.values())):
+            for round_, order in rotations(chosen, run.options.runs):
+                run.console.print(f"latency at concurrency 1, round {round_ + 1}")
+                direct = latency_run(fake_target(fake.url), run.options.latency_seconds)
+                fake_p50.append(direct.latency_ms["p50"])
+                for target in order:
+                    result = latency_run(
+                        app_target(servers[target.label].url), run.options.latency_seconds
+                    )
+                    check(result, f"latency {target.label}", report)
+                    for pct in ("p50", "p99"):
+                        added[target.label][pct].append(
+                            result.latency_ms[pct] - direct.latency_ms[pct]
+                        )
+    add_latency_figures(report, added, fake_p50)
+
+
+def add_latency_figures(
+    report: Report, added: dict[str, dict[str, list[float]]], fake_p50: list[float]
+) -> None:
+    note = (
+        f"fake {LATENCY_FAKE_MS} ms, its own p50 {median(fake_p50):.2f} ms; raw floor adds"
+        f" p50 {median(added[RAW.label]['p50']):.2f} ms,"
+        f" p99 {median(added[RAW.label]['p99']):.2f} ms"
+    )
+    for target in (SERVICE, REST):
+        for pct in ("p50", "p99"):
+            judged = pct == "p50"
+            report.add(
+                figure(
+                    f"host_added_{pct}_{'rest' if target is REST else 'service'}",
+                    f"(11.3) added {pct} at concurrency 1, {target.label}",
+                    "ms",
+                    Stats.of(added[target.label][pct]),
+                    Stats.of(added[MINIMAL.label][pct]),
+                    "minimal peer",
+                    f"< {ADDED_P50_GOAL_MS:.0f} ms" if judged else "(reported)",
+                    at_most(ADDED_P50_GOAL_MS) if judged else None,
+                    note=note if target is SERVICE and judged else "",
+                )
+            )
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+def first_byte(url: str, path: str, body: str, samples: int) -> tuple[float, int]:
+    """Median ms from sending a stream request to its first body byte; and the chunk events.
+
+    One keep-alive connection, one request at a time (concurrency 1), as wrk would, but with
+    the clock stopped at the first byte instead of the last.
+    """
+    host, _, port = url.removeprefix("http://").partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {**JSON, "x-goog-api-key": BENCH_KEY}
+    times: list[float] = []
+    events = 0
+    try:
+        for _ in range(samples):
+            sent = time.perf_counter()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            first = response.read(1)
+            times.append((time.perf_counter() - sent) * 1000)
+            rest = first + response.read()
+            events = rest.count(b"event: chunk") or rest.count(b"data: ")
+    finally:
+        connection.close()
+    return median(times), events
+
+
+def stream(run: BenchRun, report: Report) -> None:
+    """Goal 6: time to the first streamed byte over the fake's own, and CPU per chunk."""
+    chosen = [SERVICE, REST]
+    body = json.dumps({"prompt": STREAM_PROMPT})
+    fake_body = json.dumps({"contents": [{"role": "user", "parts": [{"text": STREAM_PROMPT}]}]})
+    ttfb: dict[str, list[float]] = {t.label: [] for t in chosen}
+    per_chunk: dict[str, list[float]] = {t.label: [] for t in chosen}
+    fake_ttfb: list[float] = []
+    fake = targets.start_fake(run, LATENCY_FAKE_MS)
+    with procs.serving([fake]):
+        servers = targets.start_all(run, chosen, fake.url)
+        with procs.serving(list(servers.values())):
+            chunks = first_byte(servers[SERVICE.label].url, "/generate/stream", body, 1)[1]
+            for round_, order in rotations(chosen, run.options.runs):
+                run.console.print(f"streaming, round {round_ + 1}")
+                fake_ttfb.append(first_byte(fake.url, FAKE_STREAM, fake_body, TTFB_SAMPLES)[0])
+                for target in order:
+                    server = servers[target.label]
+                    own = first_byte(server.url, "/generate/stream", body, TTFB_SAMPLES)[0]
+                    ttfb[target.label].append(own - fake_ttfb[-1])
+                    per_chunk[target.label].append(stream_cpu(server, body, run, report) / chunks)
+    add_stream_figures(report, ttfb, per_chunk, fake_ttfb, chunks)
+
+
+def stream_cpu(server: procs.HostProcess, body: str, run: BenchRun, report: Report) -> float:
+    """CPU ms per stream at STREAM_CONNECTIONS closed-loop clients."""
+    target = Target(server.url, "/generate/stream", body, JSON)
+    result, ms = loaded(server.pid, target, STREAM_CONNECTIONS, run.options.load_seconds)
+    check(result, f"stream {server.name}", report)
+    return ms
+
+
+def add_stream_figures(
+    report: Report,
+    ttfb: dict[str, list[float]],
+    per_chunk: dict[str, list[float]],
+    fake_ttfb: list[float],
+    chunks: int,
+) -> None:
+    fake = Stats.of(fake_ttfb)
+    for target in (SERVICE, REST):
+        key = "rest" if target is REST else "service"
+        report.add(
+            figure(
+                f"stream_ttfb_added_{key}",
+                f"(11.6) stream: first byte added, {target.label}",
+                "ms",
+                Stats.of(ttfb[target.label]),
+                fake,
+                "fake's own first chunk",
+                "(reported)",
+                note=f"{TTFB_SAMPLES} streams a round at concurrency 1, median",
+            )
+        )
+        report.add(
+            figure(
+                f"stream_cpu_per_chunk_{key}",
+                f"(11.6) stream: CPU per chunk, {target.label}",
+                "ms",
+                Stats.of(per_chunk[target.label]),
+                None,
+                "",
+                "(reported)",
+                note=f"{chunks} chunks a stream, {STREAM_CONNECTIONS} conns",
+            )
+        )
