@@ -8,8 +8,11 @@ answers in FAKE_LATENCY_MS, at most CONCURRENCY * 1000 / FAKE_LATENCY_MS answers
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import statistics
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,9 @@ IDEAL_RATE: Final = CONCURRENCY * 1000 / FAKE_LATENCY_MS
 BENCH_KEY: Final = "bench-placeholder-key"
 """What the bench sends the fake directly; the fake accepts any key unless told otherwise."""
 JSON: Final = {"Content-Type": "application/json"}
+STREAM_PROMPT: Final = " ".join(f"word{n}" for n in range(31))
+"""The fake echoes "Echo: " and the prompt, a few words a chunk: 8 chunks for this one."""
+TTFB_SAMPLES: Final = 50
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,46 @@ def fake_target(url: str) -> Target:
 def app_target(url: str) -> Target:
     """The service's /generate (directly, or through api-proxy)."""
     return Target(url, "/generate", json.dumps({"prompt": "bench"}), JSON)
+
+
+def fake_stream_target(url: str) -> Target:
+    """The fake Gemini's streamGenerateContent (SSE) with STREAM_PROMPT."""
+    body = {"contents": [{"role": "user", "parts": [{"text": STREAM_PROMPT}]}]}
+    return Target(
+        url,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        json.dumps(body),
+        {**JSON, "x-goog-api-key": BENCH_KEY},
+    )
+
+
+def app_stream_target(url: str) -> Target:
+    """The service's /generate/stream with STREAM_PROMPT (directly, or through api-proxy)."""
+    return Target(url, "/generate/stream", json.dumps({"prompt": STREAM_PROMPT}), JSON)
+
+
+def first_byte(target: Target, samples: int) -> tuple[float, int]:
+    """Median ms from sending a stream request to its first body byte; and the chunk events.
+
+    One keep-alive connection, one request at a time (concurrency 1), as wrk would, but with
+    the clock stopped at the first byte instead of the last.
+    """
+    host, _, port = target.url.removeprefix("http://").partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    times: list[float] = []
+    events = 0
+    try:
+        for _ in range(samples):
+            sent = time.perf_counter()
+            connection.request("POST", target.path, body=target.body, headers=target.headers)
+            response = connection.getresponse()
+            first = response.read(1)
+            times.append((time.perf_counter() - sent) * 1000)
+            rest = first + response.read()
+            events = rest.count(b"event: chunk") or rest.count(b"data: ")
+    finally:
+        connection.close()
+    return statistics.median(times), events
 
 
 def latency_run(target: Target, seconds: float) -> loadgen.LoadResult:

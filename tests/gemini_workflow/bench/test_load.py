@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -35,6 +38,49 @@ def test_the_app_target_posts_a_prompt_to_generate() -> None:
 
     assert (target.path, json.loads(target.body)) == ("/generate", {"prompt": "bench"})
     assert target.headers["Content-Type"] == "application/json"
+
+
+def test_first_byte_counts_the_fake_s_stream_chunks(fake_gemini: str) -> None:
+    ms, events = load.first_byte(load.fake_stream_target(fake_gemini), 3)
+
+    assert events == 8  # STREAM_PROMPT's words, a few a chunk
+    assert 0 < ms < 5000
+
+
+@pytest.fixture
+def slow_second_chunk() -> Iterator[str]:
+    """A stream whose first chunk comes at once and whose second comes 0.5 s later."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 * len(b"data: x\n\n")))
+            self.end_headers()
+            self.wfile.write(b"data: x\n\n")
+            self.wfile.flush()
+            time.sleep(0.5)
+            self.wfile.write(b"data: x\n\n")
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_first_byte_stops_the_clock_at_the_first_chunk_not_the_last(
+    slow_second_chunk: str,
+) -> None:
+    ms, events = load.first_byte(load.app_stream_target(slow_second_chunk), 2)
+
+    assert ms < 400  # the whole answer takes 500 ms
+    assert events == 2
 
 
 @pytest.fixture

@@ -7,19 +7,17 @@ streamed byte. What is left is what the service adds. Part of the `cpu` section.
 
 from __future__ import annotations
 
-import http.client
-import json
-import time
 from typing import Final
 
 from gemini_workflow.bench import procs, targets
 from gemini_workflow.bench.load import (
-    BENCH_KEY,
-    JSON,
-    Target,
+    TTFB_SAMPLES,
+    app_stream_target,
     app_target,
     check,
+    fake_stream_target,
     fake_target,
+    first_byte,
     latency_run,
 )
 from gemini_workflow.bench.report import Report, Stats, at_most, figure
@@ -29,11 +27,7 @@ from gemini_workflow.bench.targets import MINIMAL, RAW, REST, SERVICE
 
 LATENCY_FAKE_MS: Final = 10
 ADDED_P50_GOAL_MS: Final = 2.0
-STREAM_PROMPT: Final = " ".join(f"word{n}" for n in range(31))
-"""The fake echoes "Echo: " and the prompt, a few words a chunk: 8 chunks for this one."""
 STREAM_CONNECTIONS: Final = 64
-TTFB_SAMPLES: Final = 50
-FAKE_STREAM: Final = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
 
 
 def latency(run: BenchRun, report: Report) -> None:
@@ -90,36 +84,9 @@ def add_latency_figures(
 # ----------------------------------------------------------------------------- streaming
 
 
-def first_byte(url: str, path: str, body: str, samples: int) -> tuple[float, int]:
-    """Median ms from sending a stream request to its first body byte; and the chunk events.
-
-    One keep-alive connection, one request at a time (concurrency 1), as wrk would, but with
-    the clock stopped at the first byte instead of the last.
-    """
-    host, _, port = url.removeprefix("http://").partition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    headers = {**JSON, "x-goog-api-key": BENCH_KEY}
-    times: list[float] = []
-    events = 0
-    try:
-        for _ in range(samples):
-            sent = time.perf_counter()
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            first = response.read(1)
-            times.append((time.perf_counter() - sent) * 1000)
-            rest = first + response.read()
-            events = rest.count(b"event: chunk") or rest.count(b"data: ")
-    finally:
-        connection.close()
-    return median(times), events
-
-
 def stream(run: BenchRun, report: Report) -> None:
     """Goal 6: time to the first streamed byte over the fake's own, and CPU per chunk."""
     chosen = [SERVICE, REST]
-    body = json.dumps({"prompt": STREAM_PROMPT})
-    fake_body = json.dumps({"contents": [{"role": "user", "parts": [{"text": STREAM_PROMPT}]}]})
     ttfb: dict[str, list[float]] = {t.label: [] for t in chosen}
     per_chunk: dict[str, list[float]] = {t.label: [] for t in chosen}
     fake_ttfb: list[float] = []
@@ -127,21 +94,21 @@ def stream(run: BenchRun, report: Report) -> None:
     with procs.serving([fake]):
         servers = targets.start_all(run, chosen, fake.url)
         with procs.serving(list(servers.values())):
-            chunks = first_byte(servers[SERVICE.label].url, "/generate/stream", body, 1)[1]
+            chunks = first_byte(app_stream_target(servers[SERVICE.label].url), 1)[1]
             for round_, order in rotations(chosen, run.options.runs):
                 run.console.print(f"streaming, round {round_ + 1}")
-                fake_ttfb.append(first_byte(fake.url, FAKE_STREAM, fake_body, TTFB_SAMPLES)[0])
+                fake_ttfb.append(first_byte(fake_stream_target(fake.url), TTFB_SAMPLES)[0])
                 for target in order:
                     server = servers[target.label]
-                    own = first_byte(server.url, "/generate/stream", body, TTFB_SAMPLES)[0]
+                    own = first_byte(app_stream_target(server.url), TTFB_SAMPLES)[0]
                     ttfb[target.label].append(own - fake_ttfb[-1])
-                    per_chunk[target.label].append(stream_cpu(server, body, run, report) / chunks)
+                    per_chunk[target.label].append(stream_cpu(server, run, report) / chunks)
     add_stream_figures(report, ttfb, per_chunk, fake_ttfb, chunks)
 
 
-def stream_cpu(server: procs.HostProcess, body: str, run: BenchRun, report: Report) -> float:
+def stream_cpu(server: procs.HostProcess, run: BenchRun, report: Report) -> float:
     """CPU ms per stream at STREAM_CONNECTIONS closed-loop clients."""
-    target = Target(server.url, "/generate/stream", body, JSON)
+    target = app_stream_target(server.url)
     result, ms = loaded(server.pid, target, STREAM_CONNECTIONS, run.options.load_seconds)
     check(result, f"stream {server.name}", report)
     return ms

@@ -1,10 +1,10 @@
-"""Issue 11 goals 2 and 3 on the compose stack: added latency, throughput at CONCURRENCY.
+"""Issue 11 goals 2, 3 and 6 on the compose stack: added latency, streaming, throughput.
 
 One stack of this run, every hop published on loopback. First the fake answers at once, and
 the latency of each hop (fake alone, app directly, through api-proxy) is taken in turn, run
-by run, so a busy moment hits all three. Then the fake answers in FAKE_LATENCY_MS and each
-hop takes CONCURRENCY closed-loop clients, the app's memory sampled meanwhile; the ideal is
-CONCURRENCY answers per FAKE_LATENCY_MS. Both SDK adapters follow, as host processes
+by run, so a busy moment hits all three; then the first streamed byte through the proxy.
+Then the fake answers in FAKE_LATENCY_MS and each hop takes CONCURRENCY closed-loop clients,
+the app's memory sampled meanwhile; the ideal is CONCURRENCY answers per FAKE_LATENCY_MS. Both SDK adapters follow, as host processes
 (host_sdks.py), against the same slow fake.
 """
 
@@ -18,10 +18,14 @@ from gemini_workflow.bench.building import build_setup, stack_images
 from gemini_workflow.bench.load import (
     CONCURRENCY,
     FAKE_LATENCY_MS,
+    TTFB_SAMPLES,
     Target,
+    app_stream_target,
     app_target,
     check,
+    fake_stream_target,
     fake_target,
+    first_byte,
     latency_run,
     ok_rate,
     peak_rss,
@@ -98,6 +102,35 @@ def add_latency_figures(report: Report, lat: dict[str, list[loadgen.LoadResult]]
             )
 
 
+def stream(run: BenchRun, report: Report, stack: RunningStack) -> None:
+    """Goal 6 as a client sees it: first streamed byte through the proxy, over the fake's own.
+
+    The fake streams its first chunk at once here, so what is left is what the app and
+    api-proxy add before a client sees the stream begin (nginx must not buffer it).
+    """
+    proxy = app_stream_target(stack.proxy_url)
+    fake = fake_stream_target(stack.url("fake-gemini", 8001))
+    first_byte(proxy, 1)  # warm-up
+    added: list[float] = []
+    own: list[float] = []
+    for n in range(run.options.runs):
+        run.console.print(f"stream first byte through the proxy, run {n + 1}/{run.options.runs}")
+        own.append(first_byte(fake, TTFB_SAMPLES)[0])
+        added.append(first_byte(proxy, TTFB_SAMPLES)[0] - own[-1])
+    report.add(
+        figure(
+            "stream_ttfb_added_proxy",
+            "(11.6) stream: first byte added, stack, via proxy",
+            "ms",
+            Stats.of(added),
+            Stats.of(own),
+            "fake's own first chunk",
+            "(reported)",
+            note=f"{TTFB_SAMPLES} streams a run at concurrency 1, median",
+        )
+    )
+
+
 def throughput(run: BenchRun, report: Report, targets: dict[str, Target], app: Any) -> None:
     """2xx/s of each hop; the app container's peak RSS while it is loaded directly."""
     idle_rss = docker_engine.container_rss(app) / MB
@@ -147,6 +180,7 @@ def measure(run: BenchRun, report: Report) -> None:
     run.console.print("stack up (fake latency 0 ms) for the latency runs")
     with run.stack("service", images, LATENCY_ENV) as stack:
         latency(run, report, hops(stack))
+        stream(run, report, stack)
         run.console.print(f"stack up (fake latency {FAKE_LATENCY_MS} ms) for the throughput runs")
         stack = run.restart_stack(stack, THROUGHPUT_ENV)
         targets = hops(stack)

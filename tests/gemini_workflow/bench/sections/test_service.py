@@ -1,4 +1,4 @@
-"""Issue 11 goals 2-3 in containers: each hop's latency and throughput, judged by its goal."""
+"""Issue 11 goals 2, 3 and 6 in containers: each hop's latency, streaming and throughput."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class FakeStack:
 @pytest.fixture
 def section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The service section on a stand-in stack and load generator; what it did, recorded."""
-    seen: dict[str, Any] = {"loads": [], "envs": [], "rss_samples": 0, "host": []}
+    seen: dict[str, Any] = {"loads": [], "envs": [], "rss_samples": 0, "host": [], "streams": []}
 
     def fake_load(url: str, **kw: Any) -> loadgen.LoadResult:
         seen["loads"].append((url, kw["connections"]))
@@ -98,6 +98,11 @@ def section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def host(_run: object, _report: Report, fake: str) -> None:
         seen["host"].append(fake)
 
+    def first_byte(target: Any, _samples: int) -> tuple[float, int]:
+        seen["streams"].append(target.url)
+        return (4.5 if target.url.endswith(":3") else 1.5), 8
+
+    monkeypatch.setattr(service, "first_byte", first_byte)
     monkeypatch.setattr(service.loadgen, "ensure_wrk", lambda: "wrk")
     monkeypatch.setattr(service.loadgen, "run", fake_load)
     monkeypatch.setattr(service, "build_setup", lambda _root: SETUP)
@@ -119,6 +124,8 @@ def test_service_section_measures_every_hop_on_one_stack(section: dict[str, Any]
     assert figures["added_latency_app_p50"].value.median == 2.0
     assert figures["throughput_app"].value.median == 230.0
     assert figures["app_rss_under_load"].value.median == 100.0
+    assert figures["stream_ttfb_added_proxy"].value.runs == (3.0, 3.0)  # proxy minus fake
+    assert set(section["streams"]) == {"http://127.0.0.1:1", "http://127.0.0.1:3"}
     assert [env["FAKE_GEMINI_LATENCY_MS"] for env in section["envs"]] == ["0", "500"]
     assert section["stopped"] is True
     assert section["host"] == ["http://127.0.0.1:1"]  # both SDKs against the slow fake
