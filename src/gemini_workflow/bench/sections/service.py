@@ -4,8 +4,8 @@ One stack of this run, every hop published on loopback. First the fake answers a
 the latency of each hop (fake alone, app directly, through api-proxy) is taken in turn, run
 by run, so a busy moment hits all three; then the first streamed byte through the proxy.
 Then the fake answers in FAKE_LATENCY_MS and each hop takes CONCURRENCY closed-loop clients,
-the app's memory sampled meanwhile; the ideal is CONCURRENCY answers per FAKE_LATENCY_MS. Both SDK adapters follow, as host processes
-(host_sdks.py), against the same slow fake.
+the app's memory sampled meanwhile; the ideal is CONCURRENCY answers per FAKE_LATENCY_MS.
+Both SDK adapters follow, as host processes (host_sdks.py), against the same slow fake.
 """
 
 from __future__ import annotations

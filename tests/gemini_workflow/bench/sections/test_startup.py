@@ -19,11 +19,21 @@ def test_the_service_is_compared_with_a_bare_python_server_at_least_five_times(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[tuple[str, str, tuple[str, ...], str, str]] = []
+    envs: list[tuple[str, ...]] = []
 
     def first_200(
-        _run: object, what: str, image: str, *command: str, path: str = "/health", network: str
+        _run: object,
+        what: str,
+        image: str,
+        *command: str,
+        path: str = "/health",
+        network: str,
+        env: tuple[str, ...] = (),
     ) -> float:
         started.append((what, image, command, path, network))
+        envs.append(env)
+        if env:
+            return 0.6
         return 0.5 if command else {"/health": 0.79, "/generate": 1.3}[path]
 
     monkeypatch.setattr(startup, "build_setup", lambda _root: SETUP)
@@ -34,13 +44,15 @@ def test_the_service_is_compared_with_a_bare_python_server_at_least_five_times(
 
     startup.measure(make_run(tmp_path, runs=2), report)
 
-    health, generate = report.figures
+    health, generate, rest = report.figures
     assert health.reference is not None
     assert (health.value.median, health.reference.median, health.met) == (0.79, 0.5, True)
     assert (generate.title, generate.met) == ("(11.4) docker run -> first 200 /generate", False)
-    assert [image for _, image, _, _, _ in started].count(IMAGES.app) == 10
+    assert (rest.value.median, rest.met) == (0.6, True)
+    assert [image for _, image, _, _, _ in started].count(IMAGES.app) == 15
     assert started[1][3] == "/generate"
-    assert started[2] == (
+    assert envs[2] == ("GEMINI_SDK=rest",)  # the opt-in adapter, on the same image
+    assert started[3] == (
         "floor0",
         SETUP.python_base,
         startup.FLOOR_COMMAND,
@@ -85,7 +97,7 @@ def test_a_start_publishes_on_loopback_waits_for_200_and_removes_the_container(
     (command,) = docker_run
     assert command[:5] == ["docker", "run", "-d", "--name", "gemini-bench-r1-app0"]
     assert command[command.index("--network") + 1] == "n1"
-    assert "GEMINI_API_ENDPOINT=http://gemini-bench-r1-fake:8001" in command
+    assert "--env=GEMINI_API_ENDPOINT=http://gemini-bench-r1-fake:8001" in command
     published = command[command.index("-p") + 1]
     host, port, container_port = published.split(":")
     assert (host, container_port) == ("127.0.0.1", "8000")
