@@ -1,9 +1,15 @@
-"""The genai adapter's lifecycle and its cheap per-call config, against the fake."""
+"""The genai adapter's lifecycle, its cheap per-call config and its one TLS context."""
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
+import certifi
+import httpx2
 import pytest
 
+from gemini_service.clients import genai as genai_adapter
 from gemini_service.clients.base import Prompt
 from gemini_service.clients.genai import GenaiClient
 from gemini_service.clients.genai_config import RequestConfig, request_config
@@ -51,3 +57,43 @@ async def test_aclose_without_start_is_harmless() -> None:
     client = GenaiClient(build_settings())
 
     await client.aclose()
+
+
+async def test_the_sdk_builds_no_tls_context_of_its_own(
+    fake_gemini: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each context loads the CA bundle again (cold start); ours serves every SDK client."""
+    made: list[dict[str, object]] = []
+    create = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    monkeypatch.setattr(httpx2, "create_ssl_context", counting)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    client = GenaiClient(build_settings(gemini_api_endpoint=fake_gemini))
+    try:
+        await client.start()
+        generation = await client.generate(Prompt("still answers", 0.3, 50))
+    finally:
+        await client.aclose()
+
+    assert generation.text
+    assert made == [{"cafile": certifi.where(), "capath": None}]
+
+
+async def test_the_tls_context_takes_the_ca_bundle_from_ssl_cert_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the SDK does: SSL_CERT_FILE (a corporate CA, say) wins over certifi's bundle."""
+    made: list[dict[str, object]] = []
+    monkeypatch.setattr(ssl, "create_default_context", lambda **kw: made.append(kw) or None)
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/corp/ca.pem")
+    monkeypatch.setenv("SSL_CERT_DIR", "/etc/corp/certs")
+
+    genai_adapter._verifying_context()
+
+    assert made == [{"cafile": "/etc/corp/ca.pem", "capath": "/etc/corp/certs"}]
