@@ -67,9 +67,15 @@ def clone(tmp_path: Path) -> Path:
     pyproject.write_text(
         text.replace(f'version = "{_pyproject_version()}"', f'version = "{VERSION}"')
     )
-    # uv.lock records the project's own version: relock (offline, from uv's cache) as
-    # `invoke images.lock` would, or `invoke build` refuses the stale lock.
-    subprocess.run(lockfile.uv("lock", "--offline", "--quiet"), cwd=repo, check=True)
+    # uv.lock records the project's own version: bump it there too, as `invoke images.lock`
+    # would, or `invoke build` refuses the stale lock. Edited, not relocked: a relock needs
+    # PyPI or a warm uv cache, and CI starts with neither.
+    lock = repo / lockfile.UV_LOCK
+    entry = 'name = "gemini-service"\nversion = "{}"\n'
+    lock.write_text(
+        lock.read_text().replace(entry.format(_pyproject_version()), entry.format(VERSION))
+    )
+    lockfile.check(repo)
     git(repo, "commit", "-qam", "release 1.2.0")
     return repo
 
