@@ -93,14 +93,14 @@ class DeployPlan:
             **self.extra,
         }
 
-    def object_names(self) -> set[str]:
-        """The secrets and configs this plan uses (older versions are removed after a deploy)."""
-        env = self.stack_env()
-        names = ["GEMINI_API_KEY_SECRET", "GEMINI_CLIENT_KEYS_SECRET", *NGINX_FILES]
-        return {env[name] for name in names}
 
-    def with_release(self, app: ImageReference) -> DeployPlan:
-        return DeployPlan(**{**self.__dict__, "app": app})
+def object_names(env: Mapping[str, str]) -> set[str]:
+    """The secrets and configs a deploy's env names (older versions are removed after it).
+
+    Read from the env the deploy used, never rebuilt: by then the key copy it hashed is gone.
+    """
+    names = ["GEMINI_API_KEY_SECRET", "GEMINI_CLIENT_KEYS_SECRET", *NGINX_FILES]
+    return {env[name] for name in names}
 
 
 def versioned(stack: str, what: str, path: Path) -> str:

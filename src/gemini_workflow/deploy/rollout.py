@@ -20,7 +20,7 @@ from typing import Any
 from gemini_workflow import client_keys, probe, wait
 from gemini_workflow.deploy import swarm
 from gemini_workflow.deploy.history import History, history_path
-from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, write_key_copy
+from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, object_names, write_key_copy
 from gemini_workflow.deploy.swarm import ServiceStatus, SwarmError
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import RegistryClient, RegistryError, docker_credentials
@@ -87,9 +87,10 @@ def deploy(
     write_key_copy(plan)
     started = datetime.now(UTC)
     clock = time.monotonic()
+    env = plan.stack_env()  # once, while the key copy exists: its digest names the secret
     try:
         try:
-            swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), plan.stack_env())
+            swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), env)
         finally:  # swarm keeps the secret now: the plain copy is not left lying around
             if plan.key_file().is_relative_to(plan.state_dir):
                 plan.key_file().unlink(missing_ok=True)
@@ -105,7 +106,7 @@ def deploy(
     history.record(str(plan.app))
     history.options = {"port": plan.port, "replicas": plan.replicas, "env": str(plan.env_file)}
     history.save()
-    swarm.remove_unused(client, plan.stack, plan.object_names())
+    swarm.remove_unused(client, plan.stack, object_names(env))
     return Outcome(time.monotonic() - clock, statuses, created_keys)
 
 
