@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Final
 
+from gemini_service.client_auth import keys_in
 from gemini_workflow.errors import WorkflowError
 
 DEFAULT: Final = Path(".local/client-keys")
@@ -32,9 +33,8 @@ def ensure(path: Path) -> bool:
 
 
 def read(path: Path) -> list[str]:
-    """The keys: non-empty lines, `#` comments skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    """The keys, read exactly as the service reads them."""
+    return keys_in(path.read_text(encoding="utf-8"))
 
 
 def header(path: Path) -> dict[str, str]:
