@@ -143,7 +143,7 @@ def _client_keys_ready(path: Path | None) -> None:
     from gemini_workflow import client_keys
 
     if path is not None and client_keys.ensure(path):
-        console().print(f"created {client_keys.shown(path, ROOT)} with one client key (0600)")
+        console().print(client_keys.created(path, ROOT))
 
 
 # --- stack ----------------------------------------------------------------------------------
@@ -473,7 +473,6 @@ def deploy_render(
     c: Context, target: str = "", ref: str = "", overlay: str = "", fake_ref: str = ""
 ) -> None:
     """Write Kubernetes or Cloud Run manifests pinned to a release digest, validated offline."""
-    from gemini_workflow import client_keys
     from gemini_workflow.deploy import commands
     from gemini_workflow.deploy import render as rendering
 
@@ -483,8 +482,7 @@ def deploy_render(
     for line in rendering.summary(result, ROOT):
         console().print(line)
     keys = str(c.config.deploy.client_keys)
-    if client_keys.ensure(ROOT / keys):
-        console().print(f"created {keys} with one client key (0600)")
+    _client_keys_ready(ROOT / keys)
     render_dir = str(c.config.deploy.render_dir)
     console().print("apply it (docs/deploying.md explains each step):")
     for line in commands.script(target, overlay, render_dir, keys):

@@ -42,6 +42,17 @@ def header(path: Path) -> dict[str, str]:
     return {"Authorization": f"Bearer {read(path)[0]}"}
 
 
+def created(path: Path, root: Path) -> str:
+    """What to say once `ensure` made the file: where, so the user can find and share it."""
+    return f"created {shown(path, root)} with one client key (0600)"
+
+
+def headers(path: Path, root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The header to send (the first key), and the one to print: it reads the key from the
+    file in the shell, so no key ever reaches a terminal or a log."""
+    return header(path), {"Authorization": f"Bearer $(head -1 {shown(path, root)})"}
+
+
 def shown(path: Path, root: Path) -> Path:
     """The key file as a user types it: relative to the checkout when it is inside it."""
     return path.relative_to(root) if path.is_relative_to(root) else path

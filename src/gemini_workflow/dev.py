@@ -323,9 +323,7 @@ def request_headers(plan: StackPlan) -> tuple[dict[str, str] | None, dict[str, s
     """With client keys (`--auth`): the header to send, and the one to show (no key in it)."""
     if plan.client_keys is None:
         return None, None
-    keys = plan.client_keys
-    shown = keys.relative_to(plan.root) if keys.is_relative_to(plan.root) else keys
-    return client_keys.header(keys), {"Authorization": f"Bearer $(head -1 {shown})"}
+    return client_keys.headers(plan.client_keys, plan.root)
 
 
 def clean_up(dev: DevPlan, client: Any) -> list[str]:

@@ -44,3 +44,18 @@ def test_a_key_file_without_keys_says_what_to_do(tmp_path: Path) -> None:
 def test_a_key_file_is_shown_relative_to_the_checkout_when_inside_it(tmp_path: Path) -> None:
     assert client_keys.shown(tmp_path / ".local/keys", tmp_path) == Path(".local/keys")
     assert client_keys.shown(Path("/etc/keys"), tmp_path) == Path("/etc/keys")
+
+
+def test_the_printed_header_reads_the_key_in_the_shell_and_the_sent_one_carries_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ".local/client-keys"
+    client_keys.ensure(path)
+
+    sent, shown = client_keys.headers(path, tmp_path)
+
+    assert sent == {"Authorization": f"Bearer {client_keys.read(path)[0]}"}
+    assert shown == {"Authorization": "Bearer $(head -1 .local/client-keys)"}
+    assert client_keys.created(path, tmp_path) == (
+        "created .local/client-keys with one client key (0600)"
+    )

@@ -202,11 +202,6 @@ def progress_line(statuses: Sequence[ServiceStatus]) -> str:
     return ", ".join(parts)
 
 
-def answer(plan: DeployPlan) -> probe.Answer:
-    """One /generate through the published proxy, with the first client key."""
-    return probe.ask(plan.url, headers=client_keys.header(plan.client_keys))
-
-
 def remove_stack(stack: str, client: Any, *, timeout: float = 60) -> None:
     """Remove the stack and everything it made: services, secrets, configs, network."""
     if swarm.role(client) != "manager":
@@ -266,13 +261,12 @@ def _quietly(action: Callable[[], object]) -> None:
 def greet(plan: DeployPlan, outcome: Outcome, console: Any) -> probe.Answer:
     """After a converged deploy: the services, where to call, how, and one real answer."""
     console.print(status_table(outcome.statuses))
-    keys = client_keys.shown(plan.client_keys, plan.root)
     if outcome.created_keys:
-        console.print(f"created {keys} with one client key (0600)")
+        console.print(client_keys.created(plan.client_keys, plan.root))
     console.print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
-    shown = {"Authorization": f"Bearer $(head -1 {keys})"}
+    sent, shown = client_keys.headers(plan.client_keys, plan.root)
     console.print(f"try: {probe.sample_curl(plan.url, shown)}")
-    reply = answer(plan)
+    reply = probe.ask(plan.url, headers=sent)
     if reply.status != 200:
         raise DeployError(
             f"the stack converged but /generate answered {reply.status}: {reply.text}"
