@@ -110,6 +110,14 @@ def fake_image_name(name: str) -> str:
     return f"{name}-fake"
 
 
+def release_fake_image(root: Path, name: str) -> str:
+    """The fake image `invoke build` tagged with this checkout's version: the one that goes
+    with a release wherever the stack needs a fake upstream (verify, deploy)."""
+    from gemini_workflow.release import project_version
+
+    return f"{fake_image_name(name)}:{project_version(root)}"
+
+
 def image_name_for(name: str, target: str) -> str:
     return fake_image_name(name) if target == "fake" else name
 
