@@ -72,12 +72,7 @@ def dev_image(name: str, project: str) -> str:
 def plan(stack: StackPlan, request: images.BuildRequest, info: images.SourceInfo) -> DevPlan:
     """Add the overlay and what it reads: the dev image and `invoke build`'s build inputs."""
     image = dev_image(request.name, stack.project)
-    args = images.build_args(
-        info,
-        python_base=request.python_base,
-        python_version=request.python_version,
-        offline=request.offline,
-    )
+    args = request.build_args(info)
     variables = {"GEMINI_DEV_APP_IMAGE": image}
     for name in ("PYTHON_BASE", "PYTHON_VERSION", "WHEELHOUSE", "INDEX_OPTIONS"):
         if name in args:

@@ -177,6 +177,15 @@ class BuildRequest:
     # Secrets that must not appear anywhere (the caller's GEMINI_API_KEY, normally).
     known_secrets: Sequence[str] = ()
 
+    def build_args(self, info: SourceInfo) -> dict[str, str]:
+        """This request's build arguments for the source `info` describes."""
+        return build_args(
+            info,
+            python_base=self.python_base,
+            python_version=self.python_version,
+            offline=self.offline,
+        )
+
 
 def preflight(request: BuildRequest) -> None:
     """Cheap checks that fail before any engine time is spent."""
@@ -239,12 +248,7 @@ def build_images(request: BuildRequest, client: Any | None = None) -> list[Image
     client = client or docker_engine.connect()
     info = read_source_info(request.root)
     base = ensure_base(client, request.python_base, request.offline)
-    args = build_args(
-        info,
-        python_base=request.python_base,
-        python_version=request.python_version,
-        offline=request.offline,
-    )
+    args = request.build_args(info)
     temporary: list[str] = []
     reports: list[ImageReport] = []
     try:
