@@ -171,16 +171,10 @@ def up(
     auth: bool = False,
 ) -> None:
     """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
-    from gemini_workflow import diagnosis, docker_engine, stack, stack_up
+    from gemini_workflow import diagnosis, stack_up
 
-    plan = stack.plan_from_config(
-        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
-    )
-    _client_keys_ready(plan.client_keys)
-    client = docker_engine.connect(timeout=30)
-    _build_missing(c, client, plan, no_build)
+    plan, client = _stack_ready(c, env=env, port=port, auth=auth, no_build=no_build)
     wait = timeout or int(c.config.stack.timeout)
-    console().print(plan.summary())
     with console().status("starting the stack") as status:
         result = stack_up.start(
             plan,
@@ -193,6 +187,22 @@ def up(
             ),
         )
     stack_up.greet(plan, result, console())
+
+
+def _stack_ready(
+    c: Context, *, env: str, port: int, auth: bool, no_build: bool
+) -> tuple[StackPlan, Any]:
+    """What `up` and `dev` do before starting: plan, key file, engine, images; say the plan."""
+    from gemini_workflow import docker_engine, stack
+
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    _client_keys_ready(plan.client_keys)
+    client = docker_engine.connect(timeout=30)
+    _build_missing(c, client, plan, no_build)
+    console().print(plan.summary())
+    return plan, client
 
 
 def _build_missing(c: Context, client: Any, plan: StackPlan, no_build: bool) -> None:
@@ -233,16 +243,10 @@ def dev(
     pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
     """
     from gemini_workflow import dev as developing
-    from gemini_workflow import docker_engine, images, stack
+    from gemini_workflow import images
 
-    plan = stack.plan_from_config(
-        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
-    )
-    _client_keys_ready(plan.client_keys)
-    client = docker_engine.connect(timeout=30)
-    _build_missing(c, client, plan, no_build)
+    plan, client = _stack_ready(c, env=env, port=port, auth=auth, no_build=no_build)
     request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
-    console().print(plan.summary())
     developing.run(
         developing.plan(plan, request, images.read_source_info(ROOT)),
         client,
