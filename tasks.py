@@ -143,7 +143,7 @@ def _client_keys_ready(path: Path | None) -> None:
     from gemini_workflow import client_keys
 
     if path is not None and client_keys.ensure(path):
-        console().print(f"created {client_keys.shown(path, ROOT)} with one client key (0600)")
+        console().print(client_keys.created(path, ROOT))
 
 
 # --- stack ----------------------------------------------------------------------------------
@@ -171,16 +171,10 @@ def up(
     auth: bool = False,
 ) -> None:
     """Start app, api-proxy and fake Gemini, wait until healthy, answer one request."""
-    from gemini_workflow import diagnosis, docker_engine, stack, stack_up
+    from gemini_workflow import diagnosis, stack_up
 
-    plan = stack.plan_from_config(
-        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
-    )
-    _client_keys_ready(plan.client_keys)
-    client = docker_engine.connect(timeout=30)
-    _build_missing(c, client, plan, no_build)
+    plan, client = _stack_ready(c, env=env, port=port, auth=auth, no_build=no_build)
     wait = timeout or int(c.config.stack.timeout)
-    console().print(plan.summary())
     with console().status("starting the stack") as status:
         result = stack_up.start(
             plan,
@@ -193,6 +187,22 @@ def up(
             ),
         )
     stack_up.greet(plan, result, console())
+
+
+def _stack_ready(
+    c: Context, *, env: str, port: int, auth: bool, no_build: bool
+) -> tuple[StackPlan, Any]:
+    """What `up` and `dev` do before starting: plan, key file, engine, images; say the plan."""
+    from gemini_workflow import docker_engine, stack
+
+    plan = stack.plan_from_config(
+        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
+    )
+    _client_keys_ready(plan.client_keys)
+    client = docker_engine.connect(timeout=30)
+    _build_missing(c, client, plan, no_build)
+    console().print(plan.summary())
+    return plan, client
 
 
 def _build_missing(c: Context, client: Any, plan: StackPlan, no_build: bool) -> None:
@@ -233,16 +243,10 @@ def dev(
     pyproject.toml or a lock rebuilds the image). Ctrl-C stops it and removes the stack.
     """
     from gemini_workflow import dev as developing
-    from gemini_workflow import docker_engine, images, stack
+    from gemini_workflow import images
 
-    plan = stack.plan_from_config(
-        c.config, root=ROOT, env=env, port=port, environ=os.environ, auth=auth
-    )
-    _client_keys_ready(plan.client_keys)
-    client = docker_engine.connect(timeout=30)
-    _build_missing(c, client, plan, no_build)
+    plan, client = _stack_ready(c, env=env, port=port, auth=auth, no_build=no_build)
     request = images.request_from_config(c.config, root=ROOT, environ=os.environ)
-    console().print(plan.summary())
     developing.run(
         developing.plan(plan, request, images.read_source_info(ROOT)),
         client,
@@ -473,7 +477,6 @@ def deploy_render(
     c: Context, target: str = "", ref: str = "", overlay: str = "", fake_ref: str = ""
 ) -> None:
     """Write Kubernetes or Cloud Run manifests pinned to a release digest, validated offline."""
-    from gemini_workflow import client_keys
     from gemini_workflow.deploy import commands
     from gemini_workflow.deploy import render as rendering
 
@@ -483,8 +486,7 @@ def deploy_render(
     for line in rendering.summary(result, ROOT):
         console().print(line)
     keys = str(c.config.deploy.client_keys)
-    if client_keys.ensure(ROOT / keys):
-        console().print(f"created {keys} with one client key (0600)")
+    _client_keys_ready(ROOT / keys)
     render_dir = str(c.config.deploy.render_dir)
     console().print("apply it (docs/deploying.md explains each step):")
     for line in commands.script(target, overlay, render_dir, keys):

@@ -14,10 +14,11 @@ import sys
 from typing import Final
 
 import uvicorn
+from fastapi import FastAPI
 
 from gemini_service.app import create_app
 from gemini_service.logs import configure_logging
-from gemini_service.settings import SettingsError, load_settings
+from gemini_service.settings import Settings, SettingsError, load_settings
 
 HOST: Final = "0.0.0.0"  # noqa: S104 - a container must listen beyond its loopback
 EXIT_CONFIG_ERROR: Final = 2
@@ -27,16 +28,24 @@ EXIT_CONFIG_ERROR: Final = 2
 GC_THRESHOLDS: Final = (10_000, 10, 10)
 
 
+def prepared_app(settings: Settings) -> FastAPI:
+    """The app, in a process set up to serve it: JSON logs that scrub the key, tuned GC.
+
+    Also what each uvicorn worker builds when the bench starts several (`--factory`).
+    """
+    configure_logging(settings.log_level, secrets=[settings.gemini_api_key.get_secret_value()])
+    gc.set_threshold(*GC_THRESHOLDS)
+    return create_app(settings)
+
+
 def main() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"gemini-service: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    configure_logging(settings.log_level, secrets=[settings.gemini_api_key.get_secret_value()])
-    gc.set_threshold(*GC_THRESHOLDS)
     uvicorn.run(
-        create_app(settings),
+        prepared_app(settings),
         host=HOST,
         port=settings.port,
         log_config=None,  # keep our JSON logging

@@ -28,15 +28,24 @@ class ClientKeyError(ValueError):
     """The key file cannot be used at startup; the message names it and what is wrong."""
 
 
+def keys_in(text: str) -> list[str]:
+    """The keys of a key file's text: non-empty lines, `#` comments (indented too) skipped.
+
+    The one reading of the format: the workflow sends the first key with it, so a line the
+    service skips can never be the key a deploy greets with.
+    """
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def read_keys(path: Path) -> list[str]:
-    """The keys of the file: non-empty lines, `#` comments skipped."""
+    """The keys of the file, or an error naming the file and what is wrong with it."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        keys = keys_in(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ClientKeyError(
             f"GEMINI_CLIENT_KEYS_FILE {path} cannot be read: {exc.strerror}"
         ) from None
-    keys = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not keys:
         raise ClientKeyError(f"GEMINI_CLIENT_KEYS_FILE {path} holds no key: one per line")
     return keys

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Final
 
+from gemini_service.client_auth import keys_in
 from gemini_workflow.errors import WorkflowError
 
 DEFAULT: Final = Path(".local/client-keys")
@@ -32,14 +33,24 @@ def ensure(path: Path) -> bool:
 
 
 def read(path: Path) -> list[str]:
-    """The keys: non-empty lines, `#` comments skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    """The keys, read exactly as the service reads them."""
+    return keys_in(path.read_text(encoding="utf-8"))
 
 
 def header(path: Path) -> dict[str, str]:
     """The header a caller sends, with the first key (for the first answer after a start)."""
     return {"Authorization": f"Bearer {read(path)[0]}"}
+
+
+def created(path: Path, root: Path) -> str:
+    """What to say once `ensure` made the file: where, so the user can find and share it."""
+    return f"created {shown(path, root)} with one client key (0600)"
+
+
+def headers(path: Path, root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The header to send (the first key), and the one to print: it reads the key from the
+    file in the shell, so no key ever reaches a terminal or a log."""
+    return header(path), {"Authorization": f"Bearer $(head -1 {shown(path, root)})"}
 
 
 def shown(path: Path, root: Path) -> Path:

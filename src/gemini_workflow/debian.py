@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from invoke.context import Context
@@ -58,6 +59,16 @@ def private_apt(state: Path, suite: str) -> str:
     )
 
 
+def download(c: Context, directory: Path, *, suite: str, packages: Sequence[str]) -> None:
+    """The .deb files of `packages` from `suite` into `directory`, with one index update.
+
+    The private apt state lives in `directory` too, so removing it removes everything.
+    """
+    apt = private_apt(directory, suite)
+    names = " ".join(shlex.quote(package) for package in packages)
+    c.run(f"{apt} update && cd {directory} && {apt} download {names}", hide=True)
+
+
 def fetch_file(c: Context, *, suite: str, package: str, member: str, target: Path) -> None:
     """Copy `member` (a path inside the package, like ./usr/bin/x) to `target`, executable.
 
@@ -66,8 +77,7 @@ def fetch_file(c: Context, *, suite: str, package: str, member: str, target: Pat
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     with tempfile.TemporaryDirectory(prefix="gemini-apt-") as tmp:
-        apt = private_apt(Path(tmp), suite)
-        c.run(f"{apt} update && cd {tmp} && {apt} download {shlex.quote(package)}", hide=True)
+        download(c, Path(tmp), suite=suite, packages=[package])
         c.run(
             f"dpkg-deb --fsys-tarfile {tmp}/{shlex.quote(package)}_*.deb"
             f" | tar -xO {shlex.quote(member)} > {shlex.quote(str(partial))}"
@@ -77,20 +87,20 @@ def fetch_file(c: Context, *, suite: str, package: str, member: str, target: Pat
         )
 
 
-def unpack(c: Context, *, suite: str, package: str, target: Path) -> None:
-    """Unpack a whole package under `target` (dpkg-deb -x): its files, not dpkg's bookkeeping.
+def unpack(c: Context, *, suite: str, packages: Sequence[str], target: Path) -> None:
+    """Unpack whole packages under `target` (dpkg-deb -x): their files, not dpkg's bookkeeping.
 
     So a newer build of a tool lives in a directory of the project's own, beside whatever
     dpkg installed, and removing that directory removes it.
     """
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gemini-apt-") as tmp:
-        apt = private_apt(Path(tmp), suite)
-        c.run(f"{apt} update && cd {tmp} && {apt} download {shlex.quote(package)}", hide=True)
-        c.run(
-            f"dpkg-deb -x {tmp}/{shlex.quote(package)}_*.deb {shlex.quote(str(target))}",
-            hide=True,
-        )
+        download(c, Path(tmp), suite=suite, packages=packages)
+        for package in packages:
+            c.run(
+                f"dpkg-deb -x {tmp}/{shlex.quote(package)}_*.deb {shlex.quote(str(target))}",
+                hide=True,
+            )
 
 
 def missing_packages(c: Context, *packages: str) -> list[str]:

@@ -72,12 +72,7 @@ def dev_image(name: str, project: str) -> str:
 def plan(stack: StackPlan, request: images.BuildRequest, info: images.SourceInfo) -> DevPlan:
     """Add the overlay and what it reads: the dev image and `invoke build`'s build inputs."""
     image = dev_image(request.name, stack.project)
-    args = images.build_args(
-        info,
-        python_base=request.python_base,
-        python_version=request.python_version,
-        offline=request.offline,
-    )
+    args = request.build_args(info)
     variables = {"GEMINI_DEV_APP_IMAGE": image}
     for name in ("PYTHON_BASE", "PYTHON_VERSION", "WHEELHOUSE", "INDEX_OPTIONS"):
         if name in args:
@@ -323,9 +318,7 @@ def request_headers(plan: StackPlan) -> tuple[dict[str, str] | None, dict[str, s
     """With client keys (`--auth`): the header to send, and the one to show (no key in it)."""
     if plan.client_keys is None:
         return None, None
-    keys = plan.client_keys
-    shown = keys.relative_to(plan.root) if keys.is_relative_to(plan.root) else keys
-    return client_keys.header(keys), {"Authorization": f"Bearer $(head -1 {shown})"}
+    return client_keys.headers(plan.client_keys, plan.root)
 
 
 def clean_up(dev: DevPlan, client: Any) -> list[str]:

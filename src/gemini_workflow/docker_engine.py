@@ -8,6 +8,7 @@ Everything else in gemini_workflow works on plain dicts, which keeps it unit-tes
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import posixpath
 import shutil
@@ -154,8 +155,13 @@ def build_command(spec: BuildSpec) -> list[str]:
     return cmd
 
 
+@functools.cache
 def require_buildx() -> None:
-    """The docker CLI and its buildx plugin are installed, or EngineUnavailable says how."""
+    """The docker CLI and its buildx plugin are installed, or EngineUnavailable says how.
+
+    Asked once a process (a failure is not cached): builds are timed by the bench, and
+    `invoke build` runs several; the probe costs 0.1 s each time.
+    """
     if shutil.which("docker") is None:
         raise EngineUnavailable(f"the docker CLI is not installed: {NO_ENGINE_HINT}")
     probe = subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False)
@@ -163,14 +169,9 @@ def require_buildx() -> None:
         raise EngineUnavailable(f"the docker buildx plugin is missing: {NO_ENGINE_HINT}")
 
 
-def build(spec: BuildSpec, *, quiet: bool = False, tools_checked: bool = False) -> None:
-    """Run the build; its progress goes to the terminal unless quiet (then kept for errors).
-
-    `tools_checked`: the caller ran require_buildx() already, so the build is the only
-    command run (the bench times builds; the probe would add 0.1 s to each).
-    """
-    if not tools_checked:
-        require_buildx()
+def build(spec: BuildSpec, *, quiet: bool = False) -> None:
+    """Run the build; its progress goes to the terminal unless quiet (then kept for errors)."""
+    require_buildx()
     cmd = build_command(spec)
     if quiet:
         cmd[3:3] = ["--progress", "plain"]

@@ -60,8 +60,8 @@ def install(c: Context, *, with_cli: bool) -> None:
     missing = debian.missing_packages(c, *HOST_PACKAGES)
     if missing:
         debian.apt_install(c, *missing)
-    for package in (*PACKAGES, *((CLI_PACKAGE,) if with_cli else ())):
-        debian.unpack(c, suite=debian.TESTING, package=package, target=ROOT_DIR)
+    packages = (*PACKAGES, *((CLI_PACKAGE,) if with_cli else ()))
+    debian.unpack(c, suite=debian.TESTING, packages=packages, target=ROOT_DIR)
     if with_cli:
         c.run(f"ln -sf {ROOT_DIR / 'usr/bin/docker'} /usr/local/bin/docker", hide=True)
     DAEMON_JSON.write_text(json.dumps(daemon_config(), indent=2) + "\n")

@@ -110,6 +110,14 @@ def fake_image_name(name: str) -> str:
     return f"{name}-fake"
 
 
+def release_fake_image(root: Path, name: str) -> str:
+    """The fake image `invoke build` tagged with this checkout's version: the one that goes
+    with a release wherever the stack needs a fake upstream (verify, deploy)."""
+    from gemini_workflow.release import project_version
+
+    return f"{fake_image_name(name)}:{project_version(root)}"
+
+
 def image_name_for(name: str, target: str) -> str:
     return fake_image_name(name) if target == "fake" else name
 
@@ -168,6 +176,15 @@ class BuildRequest:
     quiet: bool = False
     # Secrets that must not appear anywhere (the caller's GEMINI_API_KEY, normally).
     known_secrets: Sequence[str] = ()
+
+    def build_args(self, info: SourceInfo) -> dict[str, str]:
+        """This request's build arguments for the source `info` describes."""
+        return build_args(
+            info,
+            python_base=self.python_base,
+            python_version=self.python_version,
+            offline=self.offline,
+        )
 
 
 def preflight(request: BuildRequest) -> None:
@@ -231,12 +248,7 @@ def build_images(request: BuildRequest, client: Any | None = None) -> list[Image
     client = client or docker_engine.connect()
     info = read_source_info(request.root)
     base = ensure_base(client, request.python_base, request.offline)
-    args = build_args(
-        info,
-        python_base=request.python_base,
-        python_version=request.python_version,
-        offline=request.offline,
-    )
+    args = request.build_args(info)
     temporary: list[str] = []
     reports: list[ImageReport] = []
     try:

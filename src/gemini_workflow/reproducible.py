@@ -25,6 +25,7 @@ from typing import Any
 from gemini_workflow import docker_engine, images, wheelhouse
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.image_checks import ImageReport, short
+from gemini_workflow.release import REVISION_LABEL
 
 ENTRY_FIELDS = ("type", "mode", "uid", "gid", "mtime", "linkname", "size", "content")
 
@@ -227,7 +228,7 @@ def rebuild_release(request: images.BuildRequest, image_id: str, client: Any) ->
     """
     image = docker_engine.inspect_image(client, image_id)
     labels = ((image or {}).get("Config") or {}).get("Labels") or {}
-    revision = labels.get("org.opencontainers.image.revision", "")
+    revision = labels.get(REVISION_LABEL, "")
     if not revision or revision == "unknown":
         raise WorkflowError(f"{image_id} carries no revision label: it cannot be rebuilt")
     app_only = replace(request, targets=("app",))

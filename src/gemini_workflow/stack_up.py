@@ -139,9 +139,9 @@ def greet(plan: StackPlan, result: UpResult, console: Console) -> probe.Answer:
     console.print(
         f"[green]healthy in {result.seconds:.1f} s[/green]: {plan.url}  (docs: {plan.url}/docs)"
     )
-    headers = client_keys.header(plan.client_keys) if plan.client_keys else None
-    keys = client_keys.shown(plan.client_keys, plan.root) if plan.client_keys else None
-    shown = {"Authorization": f"Bearer $(head -1 {keys})"} if keys else None
+    headers, shown = (
+        client_keys.headers(plan.client_keys, plan.root) if plan.client_keys else (None, None)
+    )
     console.print(f"try: {probe.sample_curl(plan.url, shown)}")
     answer = probe.ask(plan.url, headers=headers)
     if answer.status != 200:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,11 +76,10 @@ def verify_from_config(
     """
     from gemini_workflow import images
 
-    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
     return verify_release(
         ref,
         record_path=root / str(config["release"]["record"]),
-        fake_image=f"{images.fake_image_name(str(config['image']['name']))}:{version}",
+        fake_image=images.release_fake_image(root, str(config["image"]["name"])),
         timeout=float(config["release"]["verify_timeout"]),
         progress=progress,
         root=root,

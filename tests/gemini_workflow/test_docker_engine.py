@@ -57,6 +57,12 @@ def fake_run(results: list[Completed], calls: list[list[str]]) -> Any:
     return run
 
 
+@pytest.fixture(autouse=True)
+def unprobed() -> None:
+    """Every test starts in a process that has not probed for buildx yet."""
+    docker_engine.require_buildx.cache_clear()
+
+
 def test_missing_buildx_says_run_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "run", fake_run([Completed(1)], []))
     with pytest.raises(docker_engine.EngineUnavailable, match="buildx plugin is missing"):
@@ -82,13 +88,18 @@ def test_a_successful_build_runs_the_planned_command_once_after_the_probe(
     assert calls == [["docker", "buildx", "version"], docker_engine.build_command(SPEC)]
 
 
-def test_a_build_whose_tools_were_checked_runs_only_the_build(
+def test_the_tools_are_probed_once_a_process_not_before_every_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", fake_run([Completed(0)], calls))
-    docker_engine.build(SPEC, quiet=True, tools_checked=True)
-    assert [call[:5] for call in calls] == [["docker", "buildx", "build", "--progress", "plain"]]
+    monkeypatch.setattr(subprocess, "run", fake_run([Completed(0)] * 3, calls))
+    docker_engine.build(SPEC)
+    docker_engine.build(SPEC, quiet=True)
+    assert [call[:3] for call in calls] == [
+        ["docker", "buildx", "version"],
+        ["docker", "buildx", "build"],
+        ["docker", "buildx", "build"],
+    ]
 
 
 def test_failed_pull_raises_with_the_engines_reason(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,8 +43,10 @@ def test_install_adds_only_missing_host_packages_and_unpacks_testing_s_packages(
     )
     engine.install(c, with_cli=False)
     ran = [call.args[0] for call in c.run.call_args_list]
-    downloads = [cmd.rsplit(" ", 1)[-1] for cmd in ran if " download " in cmd]
-    assert downloads == ["docker.io", "containerd"]
+    downloads = [cmd.split(" download ", 1)[1] for cmd in ran if " download " in cmd]
+    assert downloads == ["docker.io containerd"]  # one index update for both
+    unpacked = [re.search(r"/([^/ ]+)_\*\.deb ", cmd) for cmd in ran if "dpkg-deb -x" in cmd]
+    assert [match.group(1) for match in unpacked if match] == ["docker.io", "containerd"]
     assert all("forky main" not in cmd for cmd in ran)  # sources live in a file, not argv
     assert json.loads((tmp_path / "daemon.json").read_text()) == engine.daemon_config()
 
@@ -56,7 +58,7 @@ def test_without_a_docker_cli_testing_s_cli_is_unpacked_and_linked(
     c = MockContext(run={re.compile(".*"): Result()}, repeat=True)
     engine.install(c, with_cli=True)
     ran = [call.args[0] for call in c.run.call_args_list]
-    assert any(cmd.endswith(" download docker-cli") for cmd in ran)
+    assert any(cmd.endswith(" download docker.io containerd docker-cli") for cmd in ran)
     assert ran[-1] == f"ln -sf {engine.ROOT_DIR}/usr/bin/docker /usr/local/bin/docker"
 
 

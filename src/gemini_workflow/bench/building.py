@@ -18,6 +18,7 @@ from typing import Final
 from gemini_workflow import config, docker_engine, images
 from gemini_workflow.bench.run import BenchRun
 from gemini_workflow.stack import Images
+from gemini_workflow.wheelhouse import WHEELHOUSE
 
 DOCKERFILE: Final = images.DOCKERFILE
 NAIVE_DOCKERFILE: Final = Path("containers/bench/naive.Dockerfile")
@@ -25,7 +26,6 @@ NAIVE_DOCKERFILE: Final = Path("containers/bench/naive.Dockerfile")
 NAIVE_INDEX_OPTIONS: Final = "--no-index --find-links /app/build/wheelhouse"
 """Offline, the naive build installs from the wheelhouse its `COPY . .` brought in."""
 EDITED_SOURCE: Final = Path("src/gemini_service/__init__.py")
-WHEELHOUSE: Final = Path("build/wheelhouse")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,7 @@ def build_setup(root: Path = config.ROOT) -> BuildSetup:
     docker_engine.require_buildx()
     settings = config.load(root)
     request = images.request_from_config(settings, root=root)
-    args = images.build_args(
-        images.read_source_info(root),
-        python_base=request.python_base,
-        python_version=request.python_version,
-        offline=request.offline,
-    )
+    args = request.build_args(images.read_source_info(root))
     return BuildSetup(
         python_base=request.python_base,
         proxy_image=str(settings["images"]["nginx"]),
@@ -102,7 +97,7 @@ def build(
         network="none" if setup.offline else None,
     )
     started = time.perf_counter()
-    docker_engine.build(spec, quiet=True, tools_checked=True)
+    docker_engine.build(spec, quiet=True)
     return time.perf_counter() - started
 
 

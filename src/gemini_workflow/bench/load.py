@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from gemini_workflow import loadgen
@@ -157,19 +156,6 @@ def check(result: loadgen.LoadResult, what: str, report: Report) -> None:
             f"{what}: {bad} non-2xx of {result.requests}, {result.socket_errors} socket errors "
             f"(statuses {dict(result.statuses)})"
         )
-
-
-def rss_from_status(status: str) -> int:
-    """Resident bytes from the text of /proc/PID/status (its VmRSS line is in kB)."""
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def process_rss(pid: int) -> int:
-    """Resident bytes of a host process."""
-    return rss_from_status(Path(f"/proc/{pid}/status").read_text())
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from gemini_workflow import loadgen
-from gemini_workflow.bench.load import JSON, Target
+from gemini_workflow.bench.load import JSON, Target, throughput_run
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.stack import FAKE_UPSTREAM
 
@@ -125,16 +125,7 @@ def under_load(target: Target, task: Callable[[], T]) -> tuple[T, Totals]:
     totals = Totals(0, 0, {})
     thread.start()
     while True:  # at least one piece: the load covers the whole task, however short
-        result = loadgen.run(
-            target.url + target.path,
-            connections=LOAD_CONNECTIONS,
-            threads=2,
-            duration_s=LOAD_CHUNK_S,
-            method="POST",
-            body=target.body,
-            headers=target.headers,
-            timeout_s=10,
-        )
+        result = throughput_run(target, LOAD_CHUNK_S, LOAD_CONNECTIONS)
         totals = add(totals, result)
         if not thread.is_alive():
             break

@@ -8,7 +8,8 @@ string. The fake Gemini they all call is the project's own, as a separate host p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -89,6 +90,19 @@ def start_all(
         procs.wait_health(server, interval=0.05)
         procs.wait_generate(server, interval=0.05)
     return started
+
+
+@contextlib.contextmanager
+def serving(
+    run: BenchRun, chosen: Sequence[Target], fake_ms: int
+) -> Iterator[tuple[procs.HostProcess, dict[str, procs.HostProcess]]]:
+    """A fake answering after `fake_ms` and every chosen target in front of it, all answering;
+    all stopped when the block ends."""
+    fake = start_fake(run, fake_ms)
+    with procs.serving([fake]):
+        servers = start_all(run, chosen, fake.url)
+        with procs.serving(list(servers.values())):
+            yield fake, servers
 
 
 def start_fake(run: BenchRun, latency_ms: int) -> procs.HostProcess:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from gemini_workflow.deploy.history import STATE_DIR, History, history_path
+from gemini_workflow.images import release_fake_image
 from gemini_workflow.release import ImageReference, ReleaseError, ReleaseRecord
 from gemini_workflow.stack import (
     FAKE_UPSTREAM,
@@ -93,14 +94,14 @@ class DeployPlan:
             **self.extra,
         }
 
-    def object_names(self) -> set[str]:
-        """The secrets and configs this plan uses (older versions are removed after a deploy)."""
-        env = self.stack_env()
-        names = ["GEMINI_API_KEY_SECRET", "GEMINI_CLIENT_KEYS_SECRET", *NGINX_FILES]
-        return {env[name] for name in names}
 
-    def with_release(self, app: ImageReference) -> DeployPlan:
-        return DeployPlan(**{**self.__dict__, "app": app})
+def object_names(env: Mapping[str, str]) -> set[str]:
+    """The secrets and configs a deploy's env names (older versions are removed after it).
+
+    Read from the env the deploy used, never rebuilt: by then the key copy it hashed is gone.
+    """
+    names = ["GEMINI_API_KEY_SECRET", "GEMINI_CLIENT_KEYS_SECRET", *NGINX_FILES]
+    return {env[name] for name in names}
 
 
 def versioned(stack: str, what: str, path: Path) -> str:
@@ -159,7 +160,7 @@ def plan_from_config(
         stack=str(cfg["stack"]),
         root=root,
         app=pinned_release(ref, root / str(config["release"]["record"])),
-        fake_image=str(cfg["fake_image"]) or f"{name}-fake:{_version(root)}",
+        fake_image=str(cfg["fake_image"]) or release_fake_image(root, name),
         proxy_image=str(config["images"]["nginx"]),
         upstream=str(config["stack"]["upstream"]).rstrip("/") if key else FAKE_UPSTREAM,
         key=key,
@@ -170,9 +171,3 @@ def plan_from_config(
         rate=str(cfg["client_rate"]),
         burst=int(cfg["client_burst"]),
     )
-
-
-def _version(root: Path) -> str:
-    from gemini_workflow.release import project_version
-
-    return str(project_version(root))

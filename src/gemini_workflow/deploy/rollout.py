@@ -20,7 +20,7 @@ from typing import Any
 from gemini_workflow import client_keys, probe, wait
 from gemini_workflow.deploy import swarm
 from gemini_workflow.deploy.history import History, history_path
-from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, write_key_copy
+from gemini_workflow.deploy.plan import STACK_FILE, DeployPlan, object_names, write_key_copy
 from gemini_workflow.deploy.swarm import ServiceStatus, SwarmError
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.registry import RegistryClient, RegistryError, docker_credentials
@@ -87,9 +87,10 @@ def deploy(
     write_key_copy(plan)
     started = datetime.now(UTC)
     clock = time.monotonic()
+    env = plan.stack_env()  # once, while the key copy exists: its digest names the secret
     try:
         try:
-            swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), plan.stack_env())
+            swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), env)
         finally:  # swarm keeps the secret now: the plain copy is not left lying around
             if plan.key_file().is_relative_to(plan.state_dir):
                 plan.key_file().unlink(missing_ok=True)
@@ -105,7 +106,7 @@ def deploy(
     history.record(str(plan.app))
     history.options = {"port": plan.port, "replicas": plan.replicas, "env": str(plan.env_file)}
     history.save()
-    swarm.remove_unused(client, plan.stack, plan.object_names())
+    swarm.remove_unused(client, plan.stack, object_names(env))
     return Outcome(time.monotonic() - clock, statuses, created_keys)
 
 
@@ -201,11 +202,6 @@ def progress_line(statuses: Sequence[ServiceStatus]) -> str:
     return ", ".join(parts)
 
 
-def answer(plan: DeployPlan) -> probe.Answer:
-    """One /generate through the published proxy, with the first client key."""
-    return probe.ask(plan.url, headers=client_keys.header(plan.client_keys))
-
-
 def remove_stack(stack: str, client: Any, *, timeout: float = 60) -> None:
     """Remove the stack and everything it made: services, secrets, configs, network."""
     if swarm.role(client) != "manager":
@@ -265,13 +261,12 @@ def _quietly(action: Callable[[], object]) -> None:
 def greet(plan: DeployPlan, outcome: Outcome, console: Any) -> probe.Answer:
     """After a converged deploy: the services, where to call, how, and one real answer."""
     console.print(status_table(outcome.statuses))
-    keys = client_keys.shown(plan.client_keys, plan.root)
     if outcome.created_keys:
-        console.print(f"created {keys} with one client key (0600)")
+        console.print(client_keys.created(plan.client_keys, plan.root))
     console.print(f"[green]converged in {outcome.seconds:.1f} s[/green]: {plan.url}")
-    shown = {"Authorization": f"Bearer $(head -1 {keys})"}
+    sent, shown = client_keys.headers(plan.client_keys, plan.root)
     console.print(f"try: {probe.sample_curl(plan.url, shown)}")
-    reply = answer(plan)
+    reply = probe.ask(plan.url, headers=sent)
     if reply.status != 200:
         raise DeployError(
             f"the stack converged but /generate answered {reply.status}: {reply.text}"

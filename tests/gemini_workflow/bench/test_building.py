@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,9 @@ def test_a_source_edit_appends_to_the_copy_only(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The commands docker_engine runs, each succeeding."""
+def commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The commands docker_engine runs, each succeeding, after the tools were checked once
+    (as `build_setup` does before anything is timed)."""
     seen: list[list[str]] = []
 
     def run(cmd: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
@@ -60,7 +62,12 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(docker_engine.subprocess, "run", run)
-    return seen
+    monkeypatch.setattr(docker_engine.shutil, "which", lambda _name: "/usr/bin/docker")
+    docker_engine.require_buildx.cache_clear()
+    docker_engine.require_buildx()
+    seen.clear()
+    yield seen
+    docker_engine.require_buildx.cache_clear()
 
 
 def test_build_times_invoke_builds_command_line_alone(commands: list[list[str]]) -> None:

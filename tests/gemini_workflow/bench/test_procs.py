@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,3 +86,21 @@ def test_a_server_that_exits_fails_the_wait_at_once_with_its_output(tmp_path: Pa
         procs.wait_health(server, timeout=30)
     server.stop()
     run.close()
+
+
+def test_memory_sees_what_a_process_holds() -> None:
+    holding = "import sys; data = b'x' * 64_000_000; print('ready', flush=True); sys.stdin.read()"
+    small = "import sys; print('ready', flush=True); sys.stdin.read()"
+    sizes = []
+    for code in (small, holding):
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n"
+            sizes.append(procs.memory_mb(process.pid))
+        finally:
+            process.communicate("")
+
+    assert sizes[1] - sizes[0] > 60  # MB

@@ -99,9 +99,8 @@ def test_secret_and_config_names_change_with_their_content_only(root: Path) -> N
 
 
 def test_the_objects_a_plan_uses_are_its_two_secrets_and_two_configs(root: Path) -> None:
-    chosen = plan(root)
-    env = chosen.stack_env()
-    assert chosen.object_names() == {
+    env = plan(root).stack_env()
+    assert planning.object_names(env) == {
         env["GEMINI_API_KEY_SECRET"],
         env["GEMINI_CLIENT_KEYS_SECRET"],
         env["GEMINI_NGINX_CONF_CONFIG"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 
 from gemini_workflow.deploy import rollout
 from gemini_workflow.deploy.history import History
-from gemini_workflow.deploy.plan import DeployPlan
+from gemini_workflow.deploy.plan import NGINX_FILES, DeployPlan
 from gemini_workflow.deploy.swarm import ServiceStatus
 from gemini_workflow.release import ImageReference
+from gemini_workflow.stack import ApiKey
 
 STARTED = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 NEW = ImageReference.parse("127.0.0.1:5000/a/app@sha256:" + "2" * 64)
@@ -107,3 +109,43 @@ def test_the_history_keeps_the_last_ten(tmp_path: Path) -> None:
 def test_the_status_table_has_a_row_per_service() -> None:
     table = rollout.status_table([app(), ServiceStatus("gs_api-proxy", "n", 1, 1)])
     assert table.row_count == 2
+
+
+def test_a_deploy_with_a_real_key_removes_its_copy_and_prunes_by_the_names_it_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain key copy goes as soon as swarm holds the secret; nothing hashes it again."""
+    for path in NGINX_FILES.values():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(path.name)
+    chosen = replace(
+        plan(tmp_path),
+        upstream="https://generativelanguage.googleapis.com",
+        key=ApiKey("GEMINI_API_KEY", "real-key"),
+    )
+    deployed: list[dict[str, str]] = []
+    pruned: list[set[str]] = []
+
+    def run_cli(_command: list[str], env: dict[str, str]) -> None:
+        assert Path(env["GEMINI_API_KEY_FILE"]).read_text() == "real-key\n"
+        deployed.append(env)
+
+    monkeypatch.setattr(rollout, "check_preconditions", lambda *_: None)
+    monkeypatch.setattr(rollout.swarm, "require_manager", lambda _client: False)
+    monkeypatch.setattr(rollout.swarm, "statuses", lambda *_: [])
+    monkeypatch.setattr(rollout.swarm, "run_cli", run_cli)
+    monkeypatch.setattr(rollout, "converge", lambda *_, **__: [])
+    monkeypatch.setattr(rollout.swarm, "remove_unused", lambda _c, _s, names: pruned.append(names))
+
+    rollout.deploy(chosen, object(), timeout=1)
+
+    (env,) = deployed
+    assert not chosen.key_file().exists()
+    assert pruned == [
+        {
+            env["GEMINI_API_KEY_SECRET"],
+            env["GEMINI_CLIENT_KEYS_SECRET"],
+            env["GEMINI_NGINX_CONF_CONFIG"],
+            env["GEMINI_NGINX_START_CONFIG"],
+        }
+    ]

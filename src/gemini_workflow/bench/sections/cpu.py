@@ -44,22 +44,17 @@ def cpu_per_request(run: BenchRun, report: Report) -> None:
     chosen = [SERVICE, MINIMAL, RAW, REST]
     cpu: dict[str, list[float]] = {t.label: [] for t in chosen}
     rates: dict[str, list[float]] = {t.label: [] for t in chosen}
-    fake = targets.start_fake(run, CPU_FAKE_MS)
-    with procs.serving([fake]):
-        servers = targets.start_all(run, chosen, fake.url)
-        with procs.serving(list(servers.values())):
-            for round_, order in rotations(chosen, run.options.runs):
-                run.console.print(f"CPU per /generate, round {round_ + 1}")
-                for target in order:
-                    server = servers[target.label]
-                    throughput_run(app_target(server.url), WARM_SECONDS, CPU_CONNECTIONS)
-                    seconds = run.options.load_seconds
-                    result, ms = loaded(
-                        server.pid, app_target(server.url), CPU_CONNECTIONS, seconds
-                    )
-                    check(result, f"cpu {target.label}", report)
-                    cpu[target.label].append(ms)
-                    rates[target.label].append(ok_rate(result))
+    with targets.serving(run, chosen, CPU_FAKE_MS) as (_fake, servers):
+        for round_, order in rotations(chosen, run.options.runs):
+            run.console.print(f"CPU per /generate, round {round_ + 1}")
+            for target in order:
+                server = servers[target.label]
+                throughput_run(app_target(server.url), WARM_SECONDS, CPU_CONNECTIONS)
+                seconds = run.options.load_seconds
+                result, ms = loaded(server.pid, app_target(server.url), CPU_CONNECTIONS, seconds)
+                check(result, f"cpu {target.label}", report)
+                cpu[target.label].append(ms)
+                rates[target.label].append(ok_rate(result))
     add_cpu_figures(report, cpu, rates)
 
 
@@ -102,21 +97,18 @@ def throughput(run: BenchRun, report: Report) -> None:
     chosen = [SERVICE, SERVICE_X2, MINIMAL, RAW]
     rates: dict[str, list[float]] = {t.label: [] for t in chosen}
     cpu: dict[str, list[float]] = {t.label: [] for t in chosen}
-    fake = targets.start_fake(run, FAKE_LATENCY_MS)
-    with procs.serving([fake]):
-        servers = targets.start_all(run, chosen, fake.url)
-        with procs.serving(list(servers.values())):
-            for round_, order in rotations(chosen, run.options.runs):
-                run.console.print(f"throughput at {CONCURRENCY} clients, round {round_ + 1}")
-                for target in order:
-                    server = servers[target.label]
-                    result, ms = loaded(
-                        server.pid, app_target(server.url), CONCURRENCY, run.options.load_seconds
-                    )
-                    check(result, f"throughput {target.label}", report)
-                    rates[target.label].append(ok_rate(result))
-                    cpu[target.label].append(ms)
-            peaks = {label: procs.memory_mb(s.pid, "VmHWM") for label, s in servers.items()}
+    with targets.serving(run, chosen, FAKE_LATENCY_MS) as (_fake, servers):
+        for round_, order in rotations(chosen, run.options.runs):
+            run.console.print(f"throughput at {CONCURRENCY} clients, round {round_ + 1}")
+            for target in order:
+                server = servers[target.label]
+                result, ms = loaded(
+                    server.pid, app_target(server.url), CONCURRENCY, run.options.load_seconds
+                )
+                check(result, f"throughput {target.label}", report)
+                rates[target.label].append(ok_rate(result))
+                cpu[target.label].append(ms)
+        peaks = {label: procs.memory_mb(s.pid, "VmHWM") for label, s in servers.items()}
     add_throughput_figures(report, chosen, rates, cpu, peaks)
 
 

@@ -35,23 +35,18 @@ def latency(run: BenchRun, report: Report) -> None:
     chosen = [SERVICE, MINIMAL, RAW, REST]
     added: dict[str, dict[str, list[float]]] = {t.label: {"p50": [], "p99": []} for t in chosen}
     fake_p50: list[float] = []
-    fake = targets.start_fake(run, LATENCY_FAKE_MS)
-    with procs.serving([fake]):
-        servers = targets.start_all(run, chosen, fake.url)
-        with procs.serving(list(servers.values())):
-            for round_, order in rotations(chosen, run.options.runs):
-                run.console.print(f"latency at concurrency 1, round {round_ + 1}")
-                direct = latency_run(fake_target(fake.url), run.options.latency_seconds)
-                fake_p50.append(direct.latency_ms["p50"])
-                for target in order:
-                    result = latency_run(
-                        app_target(servers[target.label].url), run.options.latency_seconds
-                    )
-                    check(result, f"latency {target.label}", report)
-                    for pct in ("p50", "p99"):
-                        added[target.label][pct].append(
-                            result.latency_ms[pct] - direct.latency_ms[pct]
-                        )
+    with targets.serving(run, chosen, LATENCY_FAKE_MS) as (fake, servers):
+        for round_, order in rotations(chosen, run.options.runs):
+            run.console.print(f"latency at concurrency 1, round {round_ + 1}")
+            direct = latency_run(fake_target(fake.url), run.options.latency_seconds)
+            fake_p50.append(direct.latency_ms["p50"])
+            for target in order:
+                result = latency_run(
+                    app_target(servers[target.label].url), run.options.latency_seconds
+                )
+                check(result, f"latency {target.label}", report)
+                for pct in ("p50", "p99"):
+                    added[target.label][pct].append(result.latency_ms[pct] - direct.latency_ms[pct])
     add_latency_figures(report, added, fake_p50)
 
 
@@ -90,19 +85,16 @@ def stream(run: BenchRun, report: Report) -> None:
     ttfb: dict[str, list[float]] = {t.label: [] for t in chosen}
     per_chunk: dict[str, list[float]] = {t.label: [] for t in chosen}
     fake_ttfb: list[float] = []
-    fake = targets.start_fake(run, LATENCY_FAKE_MS)
-    with procs.serving([fake]):
-        servers = targets.start_all(run, chosen, fake.url)
-        with procs.serving(list(servers.values())):
-            chunks = first_byte(app_stream_target(servers[SERVICE.label].url), 1)[1]
-            for round_, order in rotations(chosen, run.options.runs):
-                run.console.print(f"streaming, round {round_ + 1}")
-                fake_ttfb.append(first_byte(fake_stream_target(fake.url), TTFB_SAMPLES)[0])
-                for target in order:
-                    server = servers[target.label]
-                    own = first_byte(app_stream_target(server.url), TTFB_SAMPLES)[0]
-                    ttfb[target.label].append(own - fake_ttfb[-1])
-                    per_chunk[target.label].append(stream_cpu(server, run, report) / chunks)
+    with targets.serving(run, chosen, LATENCY_FAKE_MS) as (fake, servers):
+        chunks = first_byte(app_stream_target(servers[SERVICE.label].url), 1)[1]
+        for round_, order in rotations(chosen, run.options.runs):
+            run.console.print(f"streaming, round {round_ + 1}")
+            fake_ttfb.append(first_byte(fake_stream_target(fake.url), TTFB_SAMPLES)[0])
+            for target in order:
+                server = servers[target.label]
+                own = first_byte(app_stream_target(server.url), TTFB_SAMPLES)[0]
+                ttfb[target.label].append(own - fake_ttfb[-1])
+                per_chunk[target.label].append(stream_cpu(server, run, report) / chunks)
     add_stream_figures(report, ttfb, per_chunk, fake_ttfb, chunks)
 
 

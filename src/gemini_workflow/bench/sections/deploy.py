@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from gemini_workflow import config, loadgen, wait
+from gemini_workflow import loadgen, wait
 from gemini_workflow.bench import releases
 from gemini_workflow.bench.building import build_setup, stack_images
 from gemini_workflow.bench.report import Report, Stats, every_run_at_most, figure
@@ -27,7 +27,7 @@ from gemini_workflow.bench.swarm_deploy import Deployment, tail, under_load
 from gemini_workflow.deploy import swarm
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.ports import free_port
-from gemini_workflow.stack import Images, read_env_file, resolve_env_file
+from gemini_workflow.stack import Images
 
 SWARM_WAIT_S: Final = 300
 """How long to wait for another user's swarm to go before giving up on the section."""
@@ -57,8 +57,7 @@ def no_foreign_swarm(run: BenchRun) -> None:
 
 def compose_reference(run: BenchRun, images: Images) -> float:
     """`invoke up` to a healthy compose stack: the same figure the `up` section takes, once."""
-    env = read_env_file(resolve_env_file(run.root, str(config.load(run.root)["stack"]["env"])))
-    plan = run.stack_plan("deploy-ref", images, env)
+    plan = run.stack_plan("deploy-ref", images, up.default_env(run))
     try:
         return up.invoke_up_seconds(plan)
     finally:

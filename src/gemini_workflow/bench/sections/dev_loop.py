@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from gemini_workflow import config, dev_drive, docker_engine
-from gemini_workflow.bench.building import WHEELHOUSE, BuildSetup, build, build_setup, stack_images
+from gemini_workflow.bench.building import BuildSetup, build, build_setup, stack_images
 from gemini_workflow.bench.report import Report, Stats, at_most, figure
 from gemini_workflow.bench.run import BenchRun
 from gemini_workflow.compose import ComposeProject
@@ -28,6 +28,7 @@ from gemini_workflow.dev import dev_image
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.ports import free_port
 from gemini_workflow.stack import Images
+from gemini_workflow.wheelhouse import WHEELHOUSE
 
 MIN_RUNS: Final = 3
 """An edit time is noisy: never fewer edits than this."""

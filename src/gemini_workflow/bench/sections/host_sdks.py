@@ -1,4 +1,4 @@
-"""Figure 7 for both SDK adapters: the service as a host process, against the stack's fake.
+"""Issue 11 goal 2 for both SDK adapters: the service as a host process, against the stack's fake.
 
 The legacy adapter (`GEMINI_SDK=legacy`) needs google-generativeai, which the image does not
 contain, so both adapters run as `python -m gemini_service` on the host (the command the
@@ -9,15 +9,11 @@ image runs) against the containerised fake at FAKE_LATENCY_MS: like for like. Pa
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from typing import IO, Final
+from typing import Final
 
-from gemini_workflow import wait
+from gemini_workflow.bench import procs
 from gemini_workflow.bench.load import (
     BENCH_KEY,
     app_target,
@@ -25,13 +21,11 @@ from gemini_workflow.bench.load import (
     latency_run,
     ok_rate,
     peak_rss,
-    process_rss,
     throughput_figure,
     throughput_run,
 )
 from gemini_workflow.bench.report import MB, Report, Stats
 from gemini_workflow.bench.run import BenchRun
-from gemini_workflow.errors import WorkflowError
 from gemini_workflow.ports import free_port
 
 SDKS: Final = ("genai", "legacy")
@@ -39,56 +33,24 @@ STARTUP_TIMEOUT: Final = 60
 
 
 @contextlib.contextmanager
-def host_app(fake: str, sdk: str) -> Iterator[tuple[str, int]]:
-    """The service as a host process on a free port; yields its URL and pid once it serves.
+def host_app(run: BenchRun, fake: str, sdk: str) -> Iterator[procs.HostProcess]:
+    """The service as a host process on a free port, once it serves; stopped after the block.
 
-    Its settings are the defaults plus these: no GEMINI_* from the caller's shell (a real key
-    or other timeouts) reaches it.
+    Its settings are the defaults plus these: procs keeps the caller's GEMINI_* (a real key,
+    other timeouts) away from it.
     """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GEMINI_")}
-    env |= {
+    env = {
         "GEMINI_API_KEY": BENCH_KEY,
         "GEMINI_API_ENDPOINT": fake,
         "GEMINI_SDK": sdk,
         "LOG_LEVEL": "INFO",
         "PORT": str(port),
     }
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gemini_service"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tempfile.gettempdir(),
-        )
-        try:
-            wait_serving(process, f"{url}/health", log)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_serving(process: subprocess.Popen[bytes], health: str, log: IO[bytes]) -> None:
-    """Until `health` answers 200; fails at once if the process exits, with its output."""
-
-    def serving() -> bool:
-        if process.poll() is not None:
-            raise WorkflowError(f"the process exited with {process.returncode}")
-        return wait.http_status(health) == 200
-
-    try:
-        wait.until(serving, timeout=STARTUP_TIMEOUT, interval=0.05, what=f"a 200 from {health}")
-    except WorkflowError as exc:
-        log.seek(0)
-        output = log.read().decode("utf-8", "replace").strip()[-2000:]
-        raise WorkflowError(f"the service on the host did not start: {exc}\n{output}") from None
+    server = procs.start(run, f"host-{sdk}", [sys.executable, "-m", "gemini_service"], env, port)
+    with procs.serving([server]):
+        procs.wait_health(server, timeout=STARTUP_TIMEOUT, interval=0.05)
+        yield server
 
 
 def throughput(
@@ -100,12 +62,12 @@ def throughput(
     for sdk in SDKS:
         rates: list[float] = []
         peaks: list[float] = []
-        with host_app(fake, sdk) as (url, pid):
-            target = app_target(url)
+        with host_app(run, fake, sdk) as server:
+            target = app_target(server.url)
             latency_run(target, 1)  # warm-up
             for n in range(runs):
                 run.console.print(f"throughput, host app GEMINI_SDK={sdk}, run {n + 1}/{runs}")
-                with peak_rss(functools.partial(process_rss, pid)) as peak:
+                with peak_rss(lambda: int(procs.memory_mb(server.pid) * MB)) as peak:
                     result = throughput_run(target, run.options.load_seconds)
                 check(result, f"throughput host {sdk}", report)
                 rates.append(ok_rate(result))

@@ -55,7 +55,7 @@ def without_bytecode(run: BenchRun, app: str) -> str:
     dockerfile.write_text(NO_BYTECODE.format(app=app))
     tag = run.tag("no-bytecode")
     spec = docker_engine.BuildSpec(context, dockerfile, "no-bytecode", [tag], network="none")
-    docker_engine.build(spec, quiet=True, tools_checked=True)
+    docker_engine.build(spec, quiet=True)
     return tag
 
 

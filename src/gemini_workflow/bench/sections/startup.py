@@ -9,7 +9,6 @@ http.server` on the same base image: the floor for "a container with a Python se
 
 from __future__ import annotations
 
-import http.client
 import subprocess
 import time
 from typing import Final
@@ -17,6 +16,7 @@ from typing import Final
 from gemini_workflow import probe, wait
 from gemini_workflow.bench.building import build_setup, stack_images
 from gemini_workflow.bench.load import BENCH_KEY
+from gemini_workflow.bench.procs import NOT_YET
 from gemini_workflow.bench.report import Report, Stats, at_most, figure
 from gemini_workflow.bench.run import BenchRun
 from gemini_workflow.errors import WorkflowError
@@ -26,7 +26,6 @@ MIN_RUNS: Final = 5
 """A start-up time is noisy: never fewer runs than this."""
 FLOOR_COMMAND: Final = ("python3", "-m", "http.server", "--bind", "0.0.0.0", "8000")  # noqa: S104
 GOALS_S: Final = {"/health": 0.8, "/generate": 1.2}
-NOT_YET: Final = (OSError, http.client.HTTPException, probe.ProbeError)
 REST_SDK: Final = "GEMINI_SDK=rest"
 """The opt-in adapter without google-genai's import cost: what start-up it buys is reported."""
 FAKE: Final = "fake"

@@ -16,11 +16,9 @@ from gemini_workflow import config
 from gemini_workflow.bench.building import build_setup, stack_images
 from gemini_workflow.bench.report import Report, Stats, at_most, figure
 from gemini_workflow.bench.run import BenchRun
+from gemini_workflow.dev_drive import HIDDEN  # never the real API (the env file pins the fake too)
 from gemini_workflow.errors import WorkflowError
 from gemini_workflow.stack import StackPlan, read_env_file, resolve_env_file
-
-HIDDEN = ("GEMINI_API_KEY", "GEMINI_API_KEY_FILE")
-"""Never the real API from the bench (the env file pins the fake as well)."""
 
 
 def invoke_up_seconds(plan: StackPlan) -> float:
@@ -49,13 +47,16 @@ def invoke_up_seconds(plan: StackPlan) -> float:
     return seconds
 
 
+def default_env(run: BenchRun) -> dict[str, str]:
+    """What `invoke up` starts with by default (compose/env/dev.env unless configured)."""
+    return read_env_file(resolve_env_file(run.root, str(config.load(run.root)["stack"]["env"])))
+
+
 def measure(run: BenchRun, report: Report) -> None:
     """`invoke up` (images already built) to a healthy stack, next to bare `compose up --wait`."""
     setup = build_setup(run.root)
     images = stack_images(run, setup)
-    # What `invoke up` starts by default (compose/env/dev.env unless configured otherwise).
-    env_name = str(config.load(run.root)["stack"]["env"])
-    env = read_env_file(resolve_env_file(run.root, env_name))
+    env = default_env(run)
     invoke_runs: list[float] = []
     compose_runs: list[float] = []
     for n in range(run.options.runs):

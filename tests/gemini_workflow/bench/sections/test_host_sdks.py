@@ -9,12 +9,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from gemini_workflow import loadgen
-from gemini_workflow.bench.load import app_target, process_rss
+from gemini_workflow.bench import procs
+from gemini_workflow.bench.load import app_target
 from gemini_workflow.bench.report import Report
 from gemini_workflow.bench.sections import host_sdks
 from gemini_workflow.errors import WorkflowError
@@ -22,30 +24,33 @@ from tests.gemini_workflow.bench.support import make_run
 
 
 def test_the_host_app_answers_through_the_fake_whatever_the_shell_sets(
-    fake_gemini: str, monkeypatch: pytest.MonkeyPatch
+    fake_gemini: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Read before GEMINI_API_KEY, this would stop the service from starting at all.
     monkeypatch.setenv("GEMINI_API_KEY_FILE", "/nonexistent/key")
-    with host_sdks.host_app(fake_gemini, "genai") as (url, pid):
-        target = app_target(url)
+    with host_sdks.host_app(make_run(tmp_path), fake_gemini, "genai") as server:
+        target = app_target(server.url)
         request = urllib.request.Request(  # noqa: S310 - loopback
-            url + target.path, target.body.encode(), dict(target.headers), method="POST"
+            server.url + target.path, target.body.encode(), dict(target.headers), method="POST"
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             answer = json.load(response)
-        rss = process_rss(pid)
+        pid, rss = server.pid, procs.memory_mb(server.pid)
 
     assert answer["text"]
-    assert rss > 10_000_000  # a Python process with FastAPI and the SDK loaded
+    assert rss > 10  # MB: a Python process with FastAPI and the SDK loaded
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # stopped with the block
 
 
-def test_a_host_app_that_cannot_start_fails_at_once_with_its_output(fake_gemini: str) -> None:
+def test_a_host_app_that_cannot_start_fails_at_once_with_its_output(
+    fake_gemini: str, tmp_path: Path
+) -> None:
     started = time.monotonic()
+    run = make_run(tmp_path)
 
     failure = r"(?s)exited with 2.*configuration error: GEMINI_SDK"
-    with pytest.raises(WorkflowError, match=failure), host_sdks.host_app(fake_gemini, "none"):
+    with pytest.raises(WorkflowError, match=failure), host_sdks.host_app(run, fake_gemini, "none"):
         pass  # pragma: no cover - never reached
 
     assert time.monotonic() - started < host_sdks.STARTUP_TIMEOUT / 2
@@ -57,9 +62,9 @@ def test_each_sdk_is_loaded_with_its_memory_sampled(
     started: list[tuple[str, str]] = []
 
     @contextlib.contextmanager
-    def fake_host_app(fake: str, sdk: str) -> Iterator[tuple[str, int]]:
+    def fake_host_app(_run: object, fake: str, sdk: str) -> Iterator[SimpleNamespace]:
         started.append((fake, sdk))
-        yield f"http://127.0.0.1:9/{sdk}", os.getpid()
+        yield SimpleNamespace(url=f"http://127.0.0.1:9/{sdk}", pid=os.getpid())
 
     def fake_load(url: str, **kw: Any) -> loadgen.LoadResult:
         ok = 100 if "legacy" in url else 220

@@ -36,9 +36,7 @@ def test_the_variant_without_bytecode_is_built_from_the_scratch_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[docker_engine.BuildSpec] = []
-    monkeypatch.setattr(
-        docker_engine, "build", lambda spec, quiet, tools_checked: built.append(spec)
-    )
+    monkeypatch.setattr(docker_engine, "build", lambda spec, quiet: built.append(spec))
     run = make_run(tmp_path)
 
     tag = reproducible.without_bytecode(run, "gemini-bench:r1-app")
