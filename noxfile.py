@@ -79,6 +79,7 @@ def tests(session: nox.Session) -> None:
         "--ignore=tests/deploy",
         *session.posargs,
     )
+    session.run("coverage", "combine", "--quiet")  # one data file per measured process
     session.run("coverage", "report")
 
 
