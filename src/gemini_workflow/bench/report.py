@@ -155,8 +155,11 @@ def format_stats(stats: Stats | None, unit: str) -> str:
 
 
 def format_ratio(ratio: float | None) -> str:
+    """One decimal where goals sit (15%, 85%, 100%), so 84.6% never shows as a met-looking 85%."""
     if ratio is None:
         return "-"
+    if ratio < 1.5:
+        return f"{ratio:.1%}"
     return f"{ratio:.0%}" if ratio < 10 else f"{ratio:.1f}x"
 
 

@@ -124,7 +124,8 @@ def test_format_shows_median_and_spread_with_sensible_digits() -> None:
 
 
 def test_ratio_is_a_percentage_until_ten_times() -> None:
-    assert [format_ratio(r) for r in (None, 0.119, 3.86, 12.1)] == ["-", "12%", "386%", "12.1x"]
+    assert [format_ratio(r) for r in (None, 0.119, 3.86, 12.1)] == ["-", "11.9%", "386%", "12.1x"]
+    assert format_ratio(0.846) == "84.6%"  # under an 85% goal: never rounded up to look met
 
 
 def test_verdict_words() -> None:
@@ -138,7 +139,7 @@ def test_rows_hold_every_cell_in_column_order() -> None:
         "(3) rebuild",
         "2.50 s [2.00-3.00]",
         "cold build: 21.0 s [20.0-25.0]",
-        "12%",
+        "11.9%",
         "< 15% of cold",
         "met",
     )
@@ -152,7 +153,7 @@ def test_markdown_is_the_rows_as_a_pipe_table() -> None:
     assert lines[0] == "| figure | measured | reference | ratio | goal | verdict |"
     assert lines[1] == "|---|---|---|---|---|---|"
     assert lines[2] == (
-        "| (3) rebuild | 2.50 s [2.00-3.00] | cold build: 21.0 s [20.0-25.0] | 12% "
+        "| (3) rebuild | 2.50 s [2.00-3.00] | cold build: 21.0 s [20.0-25.0] | 11.9% "
         "| < 15% of cold | met |"
     )
     assert lines[3] == "| (7) RSS | 120 MB | - | - | (reported) | - |"
