@@ -87,9 +87,9 @@ def deploy(
     write_key_copy(plan)
     started = datetime.now(UTC)
     clock = time.monotonic()
-    env = plan.stack_env()  # once, while the key copy exists: its digest names the secret
     try:
         try:
+            env = plan.stack_env()  # once, while the key copy exists: its digest names the secret
             swarm.run_cli(swarm.stack_command(plan.root / STACK_FILE, plan.stack), env)
         finally:  # swarm keeps the secret now: the plain copy is not left lying around
             if plan.key_file().is_relative_to(plan.state_dir):

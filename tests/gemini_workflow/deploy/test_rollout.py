@@ -149,3 +149,22 @@ def test_a_deploy_with_a_real_key_removes_its_copy_and_prunes_by_the_names_it_us
             env["GEMINI_NGINX_START_CONFIG"],
         }
     ]
+
+
+def test_a_deploy_that_fails_before_swarm_holds_the_secret_still_removes_the_key_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Naming the secrets reads files; when one is missing, no plain key stays behind."""
+    chosen = replace(
+        plan(tmp_path),
+        upstream="https://generativelanguage.googleapis.com",
+        key=ApiKey("GEMINI_API_KEY", "real-key"),
+    )  # no nginx files written: naming their configs fails
+    monkeypatch.setattr(rollout, "check_preconditions", lambda *_: None)
+    monkeypatch.setattr(rollout.swarm, "require_manager", lambda _client: False)
+    monkeypatch.setattr(rollout.swarm, "statuses", lambda *_: [])
+
+    with pytest.raises(FileNotFoundError):
+        rollout.deploy(chosen, object(), timeout=1)
+
+    assert not chosen.key_file().exists()
