@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from gemini_workflow import client_keys, diagnosis, docker_engine, images, probe, stack_up
+from gemini_workflow import diagnosis, docker_engine, images, probe, stack_up
 from gemini_workflow.compose import ComposeError, ComposeProject, UpResult
 from gemini_workflow.dev_watch import StopRequest, Watch, end_process, stop_on_signals
 from gemini_workflow.errors import WorkflowError
@@ -296,7 +296,7 @@ def greet(plan: StackPlan, result: UpResult, rules: Sequence[WatchRule], console
         f"[green]dev stack healthy in {result.seconds:.1f} s[/green]: {plan.url}"
         f"  (docs: {plan.url}/docs)"
     )
-    headers, shown = request_headers(plan)
+    headers, shown = stack_up.request_headers(plan)
     console.print(f"try: {probe.sample_curl(plan.url, shown)}", soft_wrap=True)
     try:
         answer = probe.ask(plan.url, headers=headers)
@@ -312,13 +312,6 @@ def greet(plan: StackPlan, result: UpResult, rules: Sequence[WatchRule], console
     for rule in rules:
         console.print(f"  {rule.describe(plan.root)}", markup=False)
     console.print(f"{APP}'s log follows. Ctrl-C stops the watch and removes the stack.")
-
-
-def request_headers(plan: StackPlan) -> tuple[dict[str, str] | None, dict[str, str] | None]:
-    """With client keys (`--auth`): the header to send, and the one to show (no key in it)."""
-    if plan.client_keys is None:
-        return None, None
-    return client_keys.headers(plan.client_keys, plan.root)
 
 
 def clean_up(dev: DevPlan, client: Any) -> list[str]:

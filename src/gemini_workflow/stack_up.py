@@ -134,14 +134,19 @@ def _remove(plan: StackPlan, *, volumes: bool = False) -> bool:
     return done.returncode == 0
 
 
+def request_headers(plan: StackPlan) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """With client keys (`--auth`): the header to send, and the one to show (no key in it)."""
+    if plan.client_keys is None:
+        return None, None
+    return client_keys.headers(plan.client_keys, plan.root)
+
+
 def greet(plan: StackPlan, result: UpResult, console: Console) -> probe.Answer:
     """After a healthy start: where it runs, how to call it, and one real answer."""
     console.print(
         f"[green]healthy in {result.seconds:.1f} s[/green]: {plan.url}  (docs: {plan.url}/docs)"
     )
-    headers, shown = (
-        client_keys.headers(plan.client_keys, plan.root) if plan.client_keys else (None, None)
-    )
+    headers, shown = request_headers(plan)
     console.print(f"try: {probe.sample_curl(plan.url, shown)}")
     answer = probe.ask(plan.url, headers=headers)
     if answer.status != 200:

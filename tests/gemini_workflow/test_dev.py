@@ -7,7 +7,6 @@ the stack's start and stop are recorded instead of run.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -112,18 +111,6 @@ def test_every_variable_the_overlay_reads_is_one_the_plan_sets(root: Path) -> No
     read = set(re.findall(r"\$\{(GEMINI_DEV_[A-Z_]+)", (ROOT / dev.OVERLAY).read_text()))
     offline = dev.plan(plan(root), request(offline=True), INFO).stack.overlay_env
     assert read == set(offline)
-
-
-def test_with_client_keys_the_probe_sends_one_and_the_hint_shows_none(root: Path) -> None:
-    keys = root / ".local" / "client-keys"
-    keys.parent.mkdir()
-    keys.write_text("k-123\n")
-    chosen = dataclasses.replace(plan(root), client_keys=keys)
-    assert dev.request_headers(chosen) == (
-        {"Authorization": "Bearer k-123"},
-        {"Authorization": "Bearer $(head -1 .local/client-keys)"},
-    )
-    assert dev.request_headers(plan(root)) == (None, None)
 
 
 # ------------------------------------------------------------------------ watch rules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -146,3 +147,15 @@ def show(console: FakeConsole) -> Progress:
     return lambda states, elapsed: console.updates.append(
         diagnosis.progress_line(states, elapsed, 30)
     )
+
+
+def test_with_client_keys_the_probe_sends_one_and_the_hint_shows_none(root: Path) -> None:
+    keys = root / ".local" / "client-keys"
+    keys.parent.mkdir()
+    keys.write_text("k-123\n")
+    chosen = dataclasses.replace(plan(root), client_keys=keys)
+    assert stack_up.request_headers(chosen) == (
+        {"Authorization": "Bearer k-123"},
+        {"Authorization": "Bearer $(head -1 .local/client-keys)"},
+    )
+    assert stack_up.request_headers(plan(root)) == (None, None)
