@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,11 @@ def fake_run(results: list[Completed], calls: list[list[str]]) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def unprobed() -> None:
-    """Every test starts in a process that has not probed for buildx yet."""
+def unprobed() -> Iterator[None]:
+    """Every test starts in a process that has not probed for buildx yet, and leaves no faked
+    probe cached for the tests after it."""
+    docker_engine.require_buildx.cache_clear()
+    yield
     docker_engine.require_buildx.cache_clear()
 
 

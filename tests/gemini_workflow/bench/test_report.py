@@ -123,9 +123,10 @@ def test_format_shows_median_and_spread_with_sensible_digits() -> None:
     assert format_stats(None, "s") == "-"
 
 
-def test_ratio_is_a_percentage_until_ten_times() -> None:
+def test_ratio_keeps_a_decimal_near_goals_and_turns_to_times_from_ten() -> None:
     assert [format_ratio(r) for r in (None, 0.119, 3.86, 12.1)] == ["-", "11.9%", "386%", "12.1x"]
     assert format_ratio(0.846) == "84.6%"  # under an 85% goal: never rounded up to look met
+    assert [format_ratio(r) for r in (1.499, 1.5)] == ["149.9%", "150%"]
 
 
 def test_verdict_words() -> None:
