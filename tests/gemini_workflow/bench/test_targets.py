@@ -15,6 +15,7 @@ from gemini_workflow import wait
 from gemini_workflow.bench import peers, targets
 from gemini_workflow.bench.rounds import rotations
 from gemini_workflow.ports import free_port
+from tests.gemini_workflow.bench.support import make_run
 
 PYTHON = Path("/venv/bin/python")
 
@@ -74,3 +75,22 @@ def test_each_peer_answers_generate_from_the_fake(peer: Path, fake_gemini: str) 
         process.terminate()
         process.wait(10)
     assert answer == {"text": "Echo: hello peer"}
+
+
+def test_serving_starts_the_fake_and_targets_answering_and_stops_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(targets.runtime, "python", lambda _run: Path(sys.executable))
+    run = make_run(tmp_path)
+
+    with targets.serving(run, [targets.RAW], fake_ms=0) as (fake, servers):
+        request = urllib.request.Request(  # noqa: S310 - the target's own http:// URL
+            f"{servers[targets.RAW.label].url}/generate",
+            json.dumps({"prompt": "hello"}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            assert json.load(response) == {"text": "Echo: hello"}
+        every = [fake, *servers.values()]
+
+    assert [server.process.poll() is not None for server in every] == [True, True]
