@@ -56,7 +56,7 @@ def test_a_host_app_that_cannot_start_fails_at_once_with_its_output(
     assert time.monotonic() - started < host_sdks.STARTUP_TIMEOUT / 2
 
 
-def test_each_sdk_is_loaded_with_its_memory_sampled(
+def test_each_sdk_is_loaded_and_its_peak_memory_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[tuple[str, str]] = []
