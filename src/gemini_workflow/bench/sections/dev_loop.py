@@ -1,4 +1,4 @@
-"""Figure 8: `invoke dev`, a saved edit to the first answer that carries it, next to build + up.
+"""Row (8): `invoke dev`, a saved edit to the first answer that carries it, next to build + up.
 
 `invoke dev` runs as a person runs it, driven by gemini_workflow.dev_drive exactly as the smoke
 test drives it: in a copy of the tree, on this run's images, under this run's project name.

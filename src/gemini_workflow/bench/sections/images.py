@@ -1,4 +1,4 @@
-"""Figures 1-3: image size and layers over the base, bytes a source edit changes, rebuild time.
+"""Rows (1)-(3): image size and layers over the base, bytes a source edit changes, rebuild time.
 
 Measured on builds of a temporary copy of the tree, next to the naive reference build
 (containers/bench/naive.Dockerfile) made the same way: same base, wheels, offline rules.

@@ -1,4 +1,4 @@
-"""Figure 5: `invoke up` (images built) to a healthy stack, next to bare `compose up --wait`.
+"""Row (5): `invoke up` (images built) to a healthy stack, next to bare `compose up --wait`.
 
 `invoke up --no-build` runs as a person runs it, on this run's images, under this run's
 project name, port and env file; the reference is the same stack started by the harness,

@@ -1,4 +1,4 @@
-"""Figure 8: `invoke dev`'s edit-to-served, its build + up reference, and what is removed."""
+"""Row (8): `invoke dev`'s edit-to-served, its build + up reference, and what is removed."""
 
 from __future__ import annotations
 

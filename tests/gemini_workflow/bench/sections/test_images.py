@@ -1,4 +1,4 @@
-"""Figures 1-3: which builds run, which images are compared, and how each goal is judged."""
+"""Rows (1)-(3): which builds run, which images are compared, and how each goal is judged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figure 5: `invoke up` as a person runs it, next to the harness's `compose up --wait`."""
+"""Row (5): `invoke up` as a person runs it, next to the harness's `compose up --wait`."""
 
 from __future__ import annotations
 
