@@ -14,6 +14,7 @@ peak RSS of goal 5); cpu_latency.py goals 3 and 6, cpu_cold.py goal 4 and the id
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from gemini_workflow import loadgen
@@ -39,23 +40,61 @@ CPU_FAKE_MS: Final = 200
 WARM_SECONDS: Final = 1.0
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What the rounds of `load_rounds` measured, per target label."""
+
+    rates: dict[str, list[float]]
+    """2xx/s of each round."""
+    cpu: dict[str, list[float]]
+    """CPU ms per request of each round."""
+    peaks: dict[str, float]
+    """Peak RSS in MB (VmHWM) after the last round."""
+
+
+def load_rounds(
+    run: BenchRun,
+    report: Report,
+    chosen: Sequence[Target],
+    *,
+    fake_ms: int,
+    connections: int,
+    what: str,
+    warm_seconds: float = 0.0,
+) -> Loaded:
+    """Every chosen target loaded in turn, the order rotating each round, against one fake."""
+    rates: dict[str, list[float]] = {t.label: [] for t in chosen}
+    cpu: dict[str, list[float]] = {t.label: [] for t in chosen}
+    with targets.serving(run, chosen, fake_ms) as (_fake, servers):
+        for round_, order in rotations(chosen, run.options.runs):
+            run.console.print(f"{what}, round {round_ + 1}")
+            for target in order:
+                server = servers[target.label]
+                if warm_seconds:
+                    throughput_run(app_target(server.url), warm_seconds, connections)
+                result, ms = loaded(
+                    server.pid, app_target(server.url), connections, run.options.load_seconds
+                )
+                check(result, f"{what} {target.label}", report)
+                rates[target.label].append(ok_rate(result))
+                cpu[target.label].append(ms)
+        peaks = {label: procs.memory_mb(s.pid, "VmHWM") for label, s in servers.items()}
+    return Loaded(rates, cpu, peaks)
+
+
 def cpu_per_request(run: BenchRun, report: Report) -> None:
     """Goal 1: CPU per /generate at 64 connections against a 200 ms fake."""
     chosen = [SERVICE, MINIMAL, RAW, REST]
-    cpu: dict[str, list[float]] = {t.label: [] for t in chosen}
-    rates: dict[str, list[float]] = {t.label: [] for t in chosen}
-    with targets.serving(run, chosen, CPU_FAKE_MS) as (_fake, servers):
-        for round_, order in rotations(chosen, run.options.runs):
-            run.console.print(f"CPU per /generate, round {round_ + 1}")
-            for target in order:
-                server = servers[target.label]
-                throughput_run(app_target(server.url), WARM_SECONDS, CPU_CONNECTIONS)
-                seconds = run.options.load_seconds
-                result, ms = loaded(server.pid, app_target(server.url), CPU_CONNECTIONS, seconds)
-                check(result, f"cpu {target.label}", report)
-                cpu[target.label].append(ms)
-                rates[target.label].append(ok_rate(result))
-    add_cpu_figures(report, cpu, rates)
+    done = load_rounds(
+        run,
+        report,
+        chosen,
+        fake_ms=CPU_FAKE_MS,
+        connections=CPU_CONNECTIONS,
+        what="CPU per /generate",
+        warm_seconds=WARM_SECONDS,
+    )
+    add_cpu_figures(report, done.cpu, done.rates)
 
 
 def add_cpu_figures(
@@ -95,21 +134,15 @@ def add_cpu_figures(
 def throughput(run: BenchRun, report: Report) -> None:
     """Goal 2: 2xx/s at 128 clients against a 500 ms fake, 1 and 2 workers; peak RSS (goal 5)."""
     chosen = [SERVICE, SERVICE_X2, MINIMAL, RAW]
-    rates: dict[str, list[float]] = {t.label: [] for t in chosen}
-    cpu: dict[str, list[float]] = {t.label: [] for t in chosen}
-    with targets.serving(run, chosen, FAKE_LATENCY_MS) as (_fake, servers):
-        for round_, order in rotations(chosen, run.options.runs):
-            run.console.print(f"throughput at {CONCURRENCY} clients, round {round_ + 1}")
-            for target in order:
-                server = servers[target.label]
-                result, ms = loaded(
-                    server.pid, app_target(server.url), CONCURRENCY, run.options.load_seconds
-                )
-                check(result, f"throughput {target.label}", report)
-                rates[target.label].append(ok_rate(result))
-                cpu[target.label].append(ms)
-        peaks = {label: procs.memory_mb(s.pid, "VmHWM") for label, s in servers.items()}
-    add_throughput_figures(report, chosen, rates, cpu, peaks)
+    done = load_rounds(
+        run,
+        report,
+        chosen,
+        fake_ms=FAKE_LATENCY_MS,
+        connections=CONCURRENCY,
+        what=f"throughput at {CONCURRENCY} clients",
+    )
+    add_throughput_figures(report, chosen, done.rates, done.cpu, done.peaks)
 
 
 def add_throughput_figures(
